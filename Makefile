@@ -1,0 +1,34 @@
+# A thin layer over CMake. `make demo` and `make test` install what they need (scripts/setup.sh),
+# configure once and rebuild incrementally.
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+# libgomp starts with one thread unless told otherwise.
+export OMP_NUM_THREADS ?= $(JOBS)
+
+.PHONY: all setup build demo test fuzz clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt: | setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	./$(BUILD)/retain demo
+
+test: build
+	@bash scripts/fetch-tokenizers.sh $(BUILD)/tokenizers
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Runs the libFuzzer target for the safetensors header parser; SECONDS=600 by default.
+fuzz: setup
+	bash scripts/fuzz-safetensors.sh
+
+clean:
+	rm -rf $(BUILD)

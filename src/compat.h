@@ -1,0 +1,85 @@
+// compat.h - the only file that knows which libtorch retain is built against:
+// Debian's libtorch 1.13 (CPU, the CI machine) or pip's torch 2.x (CUDA).
+// Differences handled here (see ../shared/spec/cpp-stack.md §1.2): SDPA exists from 2.1,
+// torch::linalg:: is not reachable in 2.x (use the ATen ops), optimizer-state keys changed
+// type, rms_norm is 2.4+. CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets.
+#pragma once
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+#define RETAIN_TORCH_VERSION (TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR)
+
+#if RETAIN_TORCH_VERSION >= 201
+#define RETAIN_HAS_SDPA 1
+#else
+#define RETAIN_HAS_SDPA 0
+#endif
+
+namespace retain::compat {
+
+using torch::Tensor;
+
+// Scaled dot-product attention. q: [B, H, T, D], k/v: [B, H, S, D] (same head count),
+// mask: additive float broadcastable to [B, H, T, S] or undefined. Softmax in fp32.
+inline Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                   double scale) {
+#if RETAIN_HAS_SDPA
+  if (mask.defined()) {
+    return at::scaled_dot_product_attention(q, k, v, mask.to(q.scalar_type()), 0.0, false, scale);
+  }
+  return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, scale);
+#else
+  auto scores = torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat) * scale;
+  if (mask.defined()) scores = scores + mask;
+  auto probs = torch::softmax(scores, -1).to(q.scalar_type());
+  return torch::matmul(probs, v);
+#endif
+}
+
+// RMSNorm as Hugging Face computes it: statistics in fp32, weight applied in the input dtype.
+inline Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+  auto xf = x.to(torch::kFloat);
+  auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * y.to(x.scalar_type());
+}
+
+// ---- linear algebra: the ATen ops exist in 1.13 and 2.x; torch::linalg:: does not in 2.x.
+inline std::tuple<Tensor, Tensor, Tensor> svd_thin(const Tensor& a) {
+  return torch::linalg_svd(a, /*full_matrices=*/false, {});
+}
+inline std::tuple<Tensor, Tensor> qr_reduced(const Tensor& a) { return torch::linalg_qr(a, "reduced"); }
+
+// ---- optimizer state: 1.13 keys by the TensorImpl* printed as a string, 2.x by void*.
+namespace detail {
+template <typename Key>
+Key state_key_from_impl(void* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream os;
+    os << impl;
+    return os.str();
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
+}  // namespace detail
+
+inline auto optimizer_state_key(const Tensor& p) {
+  using Map = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>;
+  using Key = std::decay_t<decltype(std::declval<Map&>().begin()->first)>;
+  return detail::state_key_from_impl<Key>(p.unsafeGetTensorImpl());
+}
+
+// ---- devices
+inline torch::Device best_device() {
+  return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+}  // namespace retain::compat

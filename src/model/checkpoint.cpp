@@ -1,0 +1,117 @@
+#include "model/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "error.h"
+#include "model/registry.h"
+
+namespace retain::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string shape_text(torch::IntArrayRef shape) {
+  std::ostringstream os;
+  os << shape;
+  return os.str();
+}
+
+// Checkpoints saved from the bare base model (e.g. GPT2Model) lack the head's prefix
+// ("transformer."): add it back when no tensor has it, as transformers does.
+io::TensorMap with_base_prefix(const io::TensorMap& tensors, const std::string& prefix) {
+  if (prefix.empty()) return tensors;
+  for (const auto& entry : tensors) {
+    if (entry.first.rfind(prefix + ".", 0) == 0) return tensors;
+  }
+  io::TensorMap out;
+  for (const auto& [name, tensor] : tensors) out.emplace(prefix + "." + name, tensor);
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<Model> model_load(const std::string& dir, const LoadOptions& options) {
+  auto config = io::HfConfig::read((fs::path(dir) / "config.json").string());
+  auto model = model_create(config, torch::TensorOptions().dtype(options.dtype).device(options.device));
+  model_load_state(*model, io::checkpoint_load(dir), dir);
+  model->set_source(dir);
+  model->eval();
+  return model;
+}
+
+void model_load_state(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
+  auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
+  std::set<std::string> used;
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    const auto& name = item.key();
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      fail("model", source, ": checkpoint has no tensor '", name, "' (model_type '", model.config().model_type(), "')");
+    }
+    auto& param = item.value();
+    if (it->second.sizes() != param.sizes()) {
+      fail("model", source, ": tensor '", name, "' has shape ", shape_text(it->second.sizes()), " but ",
+           model.config().path(), " implies ", shape_text(param.sizes()));
+    }
+    param.copy_(it->second);
+    used.insert(name);
+  }
+  std::vector<std::string> unexpected;
+  const auto ignored = model.ignored_checkpoint_suffixes();
+  for (const auto& entry : tensors) {
+    if (used.count(entry.first)) continue;
+    bool ignore = false;
+    for (const auto& suffix : ignored) ignore = ignore || ends_with(entry.first, suffix);
+    if (!ignore) unexpected.push_back(entry.first);
+  }
+  if (!unexpected.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unexpected.size() && i < 5; ++i) list += (i ? ", '" : "'") + unexpected[i] + "'";
+    fail("model", source, ": ", unexpected.size(), " tensor(s) the '", model.config().model_type(),
+         "' architecture of ", model.config().path(), " does not have: ", list, unexpected.size() > 5 ? ", ..." : "");
+  }
+}
+
+io::TensorMap model_state(Model& model) {
+  io::TensorMap out;
+  for (const auto& item : model.named_parameters()) {
+    out.emplace(item.key(), item.value().detach().to(torch::kCPU).contiguous());
+  }
+  return out;
+}
+
+int64_t model_parameter_count(Model& model) {
+  int64_t count = 0;
+  for (const auto& item : model.named_parameters()) count += item.value().numel();
+  return count;
+}
+
+void model_save(Model& model, const std::string& dir) {
+  fs::create_directories(dir);
+  io::checkpoint_save(dir, model_state(model));
+  {
+    const auto path = fs::path(dir) / "config.json";
+    std::ofstream out(path.string() + ".tmp");
+    out << model.config().json().dump(2) << "\n";
+    out.close();
+    if (!out) fail("model", path.string(), ": cannot write the file");
+    fs::rename(path.string() + ".tmp", path);
+  }
+  if (model.source().empty() || fs::equivalent(model.source(), dir)) return;
+  for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                           "tokenizer.model", "vocab.json", "merges.txt"}) {
+    const auto from = fs::path(model.source()) / name;
+    if (fs::exists(from)) fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace retain::model

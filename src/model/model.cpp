@@ -1,0 +1,33 @@
+#include "model/model.h"
+
+#include "error.h"
+#include "nn/loss.h"
+
+namespace retain::model {
+
+std::vector<std::pair<std::string, nn::Linear>> Model::linear_layers() {
+  std::vector<std::pair<std::string, nn::Linear>> out;
+  for (const auto& item : named_modules("", /*include_self=*/false)) {
+    if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(item.value())) out.emplace_back(item.key(), nn::Linear(linear));
+  }
+  return out;
+}
+
+nn::Linear Model::linear_layer(const std::string& name) {
+  for (auto& [layer_name, layer] : linear_layers()) {
+    if (layer_name == name) return layer;
+  }
+  fail("model", source_.empty() ? config_.path() : source_, ": no linear layer named '", name, "'");
+}
+
+Output CausalLM::forward(const Batch& batch) {
+  TORCH_CHECK(batch.input_ids.defined() && batch.input_ids.dim() == 2, "a causal LM needs input_ids [batch, tokens]");
+  const auto t = batch.input_ids.size(1);
+  auto positions = torch::arange(t, batch.input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(batch.input_ids);
+  Output out;
+  out.logits = forward_tokens(batch.input_ids, positions, batch.attention_mask, nullptr);
+  if (batch.labels.defined()) out.loss = nn::causal_lm_loss(out.logits, batch.labels);
+  return out;
+}
+
+}  // namespace retain::model

@@ -1,0 +1,96 @@
+// model.h - what every architecture offers the rest of retain: a forward pass over a Batch with the
+// Hugging Face head's loss, its config, and its linear layers by HF name (what methods adapt).
+// Parameter names are Hugging Face's, so named_parameters() is the checkpoint.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/hf-config.h"
+#include "nn/attention.h"
+#include "nn/linear.h"
+
+namespace retain::model {
+
+enum class ModelKind { CausalLM, Seq2SeqLM, ImageClassifier };
+
+struct Batch {
+  torch::Tensor input_ids;          // [B, T] int64
+  torch::Tensor attention_mask;     // [B, T]: 1 token, 0 padding (undefined: no padding)
+  torch::Tensor labels;             // [B, T] causal LM, [B, L] seq2seq, [B] classifier; -100 ignored
+  torch::Tensor decoder_input_ids;  // seq2seq; built from labels (shifted right) when undefined
+  torch::Tensor pixel_values;       // [B, C, H, W] image models
+};
+
+struct Output {
+  torch::Tensor logits;
+  torch::Tensor loss;  // defined when the batch has labels
+};
+
+class Model : public torch::nn::Module {
+ public:
+  explicit Model(io::HfConfig config) : config_(std::move(config)) {}
+  virtual ModelKind kind() const = 0;
+  virtual Output forward(const Batch& batch) = 0;
+
+  const io::HfConfig& config() const { return config_; }
+  // The folder the model was loaded from ("" when built in memory).
+  const std::string& source() const { return source_; }
+  void set_source(std::string dir) { source_ = std::move(dir); }
+
+  // Every nn::Linear by its HF module name ("model.layers.3.self_attn.q_proj"), in module order.
+  std::vector<std::pair<std::string, nn::Linear>> linear_layers();
+  nn::Linear linear_layer(const std::string& name);  // error naming `name` when absent
+
+  // Checkpoint rules for loading. The HF base-model prefix ("model", "transformer", "vit"; "" for
+  // none): checkpoints saved from the bare base model lack it, and loading adds it back.
+  virtual std::string base_model_prefix() const = 0;
+  // Checkpoint tensors that HF drops on load (tied copies, non-persistent buffers), as name suffixes.
+  virtual std::vector<std::string> ignored_checkpoint_suffixes() const { return {}; }
+
+ protected:
+  io::HfConfig config_;
+  std::string source_;
+};
+
+// Decoder-only language models (Llama family, GPT-2).
+class CausalLM : public Model {
+ public:
+  using Model::Model;
+  ModelKind kind() const override { return ModelKind::CausalLM; }
+  // Positions 0..T-1 as HF's forward uses them; causal-LM loss when the batch has labels.
+  Output forward(const Batch& batch) override;
+  // Logits [B, T, V] for `input_ids` at `position_ids` [B, T], attending causally to the cached
+  // positions and themselves. key_padding: [B, cached + T] (1 token, 0 padding) or undefined.
+  virtual torch::Tensor forward_tokens(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                                       const torch::Tensor& key_padding, nn::KVCache* cache) = 0;
+  virtual size_t num_layers() const = 0;
+};
+
+// Encoder-decoder language models (T5).
+class Seq2SeqLM : public Model {
+ public:
+  using Model::Model;
+  ModelKind kind() const override { return ModelKind::Seq2SeqLM; }
+  virtual torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) = 0;
+  // Logits [B, T, V] for `decoder_input_ids` that follow the `self_cache` positions (if any).
+  // The caches may be null (no caching); cross_cache holds the encoder keys/values once computed.
+  virtual torch::Tensor decode(const torch::Tensor& decoder_input_ids, const torch::Tensor& encoder_hidden,
+                               const torch::Tensor& encoder_mask, nn::KVCache* self_cache,
+                               nn::KVCache* cross_cache) = 0;
+  virtual size_t num_decoder_layers() const = 0;
+  virtual int64_t decoder_start_token_id() const = 0;
+};
+
+// Image classifiers (ViT).
+class ImageClassifier : public Model {
+ public:
+  using Model::Model;
+  ModelKind kind() const override { return ModelKind::ImageClassifier; }
+};
+
+}  // namespace retain::model

@@ -1,0 +1,98 @@
+#include "nn/linear.h"
+
+#include <algorithm>
+
+namespace retain::nn {
+
+LinearImpl::LinearImpl(const LinearOptions& options, const torch::TensorOptions& tensor_options)
+    : options_(options) {
+  auto shape = options.fan_in_fan_out ? std::vector<int64_t>{options.in_features, options.out_features}
+                                      : std::vector<int64_t>{options.out_features, options.in_features};
+  weight = register_parameter("weight", torch::zeros(shape, tensor_options));
+  if (options.bias) bias = register_parameter("bias", torch::zeros({options.out_features}, tensor_options));
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  auto y = options_.fan_in_fan_out ? torch::matmul(x, weight) : torch::matmul(x, weight.t());
+  if (bias.defined()) y = y + bias;
+  for (const auto& adapter : adapters_) {
+    if (!adapter.active || adapter.merged) continue;
+    auto xa = x.to(adapter.A.scalar_type());
+    auto delta = torch::matmul(torch::matmul(xa, adapter.A.t()), adapter.B.t()) * adapter.scale;
+    y = y + delta.to(y.scalar_type());
+  }
+  return y;
+}
+
+void LinearImpl::tie_weight(const torch::Tensor& shared) {
+  TORCH_CHECK(shared.sizes() == weight.sizes(), "tie_weight: shape ", shared.sizes(), " != ", weight.sizes());
+  parameters_.erase("weight");
+  weight = shared;
+  tied_ = true;
+}
+
+torch::Tensor LinearImpl::weight_out_in() const { return options_.fan_in_fan_out ? weight.t() : weight; }
+
+LoraAdapter& LinearImpl::adapter_add(const std::string& name, torch::Tensor A, torch::Tensor B, double scale) {
+  TORCH_CHECK(adapter_find(name) == nullptr, "adapter '", name, "' already exists on this layer");
+  TORCH_CHECK(A.dim() == 2 && B.dim() == 2 && A.size(0) == B.size(1), "adapter '", name,
+              "': A must be [r, in] and B [out, r], got ", A.sizes(), " and ", B.sizes());
+  TORCH_CHECK(A.size(1) == options_.in_features && B.size(0) == options_.out_features, "adapter '", name,
+              "': shapes ", A.sizes(), " and ", B.sizes(), " do not fit a linear layer of ",
+              options_.in_features, " -> ", options_.out_features);
+  adapters_.push_back(LoraAdapter{name, std::move(A), std::move(B), scale, true});
+  return adapters_.back();
+}
+
+LoraAdapter* LinearImpl::adapter_find(const std::string& name) {
+  for (auto& adapter : adapters_) {
+    if (adapter.name == name) return &adapter;
+  }
+  return nullptr;
+}
+
+LoraAdapter& LinearImpl::adapter_at(const std::string& name) {
+  auto* adapter = adapter_find(name);
+  TORCH_CHECK(adapter != nullptr, "no adapter '", name, "' on this layer");
+  return *adapter;
+}
+
+void LinearImpl::adapter_remove(const std::string& name) {
+  adapter_at(name);
+  adapters_.erase(std::remove_if(adapters_.begin(), adapters_.end(),
+                                 [&](const LoraAdapter& a) { return a.name == name; }),
+                  adapters_.end());
+}
+
+torch::Tensor LinearImpl::adapter_delta(const LoraAdapter& adapter) const {
+  // In fp32 whatever the storage dtype, so merge followed by subtract returns W up to one rounding.
+  auto delta = torch::matmul(adapter.B.to(torch::kFloat), adapter.A.to(torch::kFloat)) * adapter.scale;
+  return options_.fan_in_fan_out ? delta.t() : delta;
+}
+
+void LinearImpl::weight_add(const torch::Tensor& delta, double sign) {
+  torch::NoGradGuard no_grad;
+  weight.copy_(weight.to(torch::kFloat) + sign * delta.to(weight.device()));
+}
+
+void LinearImpl::adapter_merge(const std::string& name) {
+  auto& adapter = adapter_at(name);
+  TORCH_CHECK(!adapter.merged, "adapter '", name, "' is already merged");
+  weight_add(adapter_delta(adapter), +1);
+  adapter.merged = true;
+}
+
+void LinearImpl::adapter_unmerge(const std::string& name) {
+  auto& adapter = adapter_at(name);
+  TORCH_CHECK(adapter.merged, "adapter '", name, "' is not merged");
+  weight_add(adapter_delta(adapter), -1);
+  adapter.merged = false;
+}
+
+void LinearImpl::adapter_subtract(const std::string& name) {
+  auto& adapter = adapter_at(name);
+  TORCH_CHECK(!adapter.merged, "adapter '", name, "' is merged: unmerge it instead");
+  weight_add(adapter_delta(adapter), -1);
+}
+
+}  // namespace retain::nn

@@ -1,0 +1,16 @@
+#include "nn/loss.h"
+
+namespace retain::nn {
+
+torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  auto flat = logits.reshape({-1, logits.size(-1)}).to(torch::kFloat);
+  return torch::nll_loss(torch::log_softmax(flat, -1), labels.reshape({-1}).to(flat.device()), {},
+                         at::Reduction::Mean, kIgnoreIndex);
+}
+
+torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  const auto t = logits.size(1);
+  return nn::cross_entropy_loss(logits.narrow(1, 0, t - 1), labels.narrow(1, 1, t - 1));
+}
+
+}  // namespace retain::nn

@@ -1,0 +1,16 @@
+// loss.h - the losses of the Hugging Face heads, in fp32, -100 ignored, mean over counted items.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace retain::nn {
+
+constexpr int64_t kIgnoreIndex = -100;
+
+// Causal LM: logits [B, T, V] at position t predict labels[t + 1] (HF shifts the labels).
+torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+
+// Token or sequence classification: logits [..., C] against labels [...] of the same positions.
+torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+
+}  // namespace retain::nn

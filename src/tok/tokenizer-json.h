@@ -1,0 +1,13 @@
+// tokenizer-json.h - reads a Hugging Face tokenizer.json into tokenizer parts.
+#pragma once
+
+#include <string>
+
+#include "tok/tokenizer.h"
+
+namespace retain::tok {
+
+// Throws retain::Error naming `path` and the field for anything malformed or not supported.
+TokenizerParts tokenizer_json_parts(const std::string& path);
+
+}  // namespace retain::tok
