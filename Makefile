@@ -26,7 +26,7 @@ test: build
 	@bash scripts/fetch-tokenizers.sh $(BUILD)/tokenizers
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Runs the libFuzzer target for the safetensors header parser; SECONDS=600 by default.
+# Runs the libFuzzer target for the safetensors header parser for SECONDS_TO_RUN (default 600).
 fuzz: setup
 	bash scripts/fuzz-safetensors.sh
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake git
   libtorch-dev           # libtorch 1.13 (CPU)
   libopenblas0-pthread   # libtorch's BLAS; netlib's reference BLAS is ~28x slower
   nlohmann-json3-dev libpcre2-dev libcli11-dev libgtest-dev

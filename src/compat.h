@@ -77,9 +77,4 @@ inline auto optimizer_state_key(const Tensor& p) {
   return detail::state_key_from_impl<Key>(p.unsafeGetTensorImpl());
 }
 
-// ---- devices
-inline torch::Device best_device() {
-  return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-}
-
 }  // namespace retain::compat

@@ -1,6 +1,6 @@
 // error.h - the one error style: every failure a user can cause is a retain::Error whose
 // message starts with the component and names the file and the thing, e.g.
-//   [safetensors] model.safetensors: tensor 'lm_head.weight' ends at byte 9123 past the file's 8000
+//   [safetensors] model.safetensors: tensor 'lm_head.weight' ends at byte 9123 of the data, past its 8000 bytes
 // Invariants inside the library use TORCH_CHECK; only main() catches.
 #pragma once
 

@@ -152,7 +152,8 @@ TEST(Safetensors, EveryFixtureLoadsAsViewsOfTheFile) {
       if (t.numel() == 0) continue;
       EXPECT_EQ(std::memcmp(t.data_ptr(), bytes.data() + header.data_start + entry.begin, t.nbytes()), 0);
       const bool aligned = (header.data_start + entry.begin) % dtype_size(entry.dtype) == 0;
-      EXPECT_EQ(in_mapping_of(t.data_ptr(), path), aligned) << (aligned ? "aligned but copied" : "unaligned but viewed");
+      EXPECT_EQ(in_mapping_of(t.data_ptr(), path), aligned)
+          << (aligned ? "aligned but copied" : "unaligned but viewed");
     }
   }
 }

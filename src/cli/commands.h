@@ -14,9 +14,13 @@ struct Command {
 };
 
 Command add_demo(CLI::App& app);
+Command add_info(CLI::App& app);
+Command add_generate(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_bench(CLI::App& app);
 
-inline std::vector<Command> all_commands(CLI::App& app) { return {add_demo(app), add_tokenize(app), add_bench(app)}; }
+inline std::vector<Command> all_commands(CLI::App& app) {
+  return {add_info(app), add_tokenize(app), add_generate(app), add_bench(app), add_demo(app)};
+}
 
 }  // namespace retain::cli

@@ -30,7 +30,6 @@ HfConfig HfConfig::parse(const std::string& json_text, const std::string& path) 
     fail("config", path, ": invalid JSON (", e.what(), ")");
   }
   if (!config.json_.is_object()) fail("config", path, ": expected a JSON object at the top level");
-  config.model_type_ = config.get_string("model_type");
   return config;
 }
 

@@ -27,13 +27,15 @@ struct RopeConfig {
 
 class HfConfig {
  public:
-  // Reads `path` (a config.json). Invalid JSON or a non-object is an error naming the file.
+  // Reads `path` (config.json, generation_config.json, ...). Invalid JSON or a non-object is an
+  // error naming the file.
   static HfConfig read(const std::string& path);
   static HfConfig parse(const std::string& json_text, const std::string& path);
 
   const std::string& path() const { return path_; }
   const nlohmann::json& json() const { return json_; }
-  const std::string& model_type() const { return model_type_; }
+  // "model_type"; an error naming the file when absent (generation_config.json has none).
+  std::string model_type() const { return get_string("model_type"); }
 
   bool has(const std::string& key) const;  // present and not null
   // Required fields: a missing key or a wrong type is an error naming the file and key.
@@ -63,7 +65,6 @@ class HfConfig {
   const nlohmann::json& at(const std::string& key) const;
   std::string path_;
   nlohmann::json json_;
-  std::string model_type_;
 };
 
 }  // namespace retain::io

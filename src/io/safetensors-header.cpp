@@ -37,8 +37,11 @@ template <typename... Parts>
 
 // A JSON value for an error message, cut short: a hostile header may hold megabytes in one value.
 std::string brief(const json& value) {
-  std::string text = value.dump();
-  return text.size() <= 40 ? text : text.substr(0, 40) + "...";
+  const std::string text = value.dump();
+  if (text.size() <= 40) return text;
+  size_t cut = 40;
+  while ((text[cut] & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return text.substr(0, cut) + "...";
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {

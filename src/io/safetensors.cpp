@@ -173,7 +173,8 @@ TensorMap load_sharded(const fs::path& dir) {
   std::map<std::string, std::string> found_in;  // tensor -> the shard that holds it
   for (const auto& shard : shards) {
     const std::string path = (dir / shard).string();
-    for (auto& [name, tensor] : safetensors_load(path).tensors) {
+    SafetensorsFile file = safetensors_load(path);
+    for (auto& [name, tensor] : file.tensors) {
       const auto [it, fresh] = found_in.emplace(name, path);
       if (!fresh) fail("checkpoint", index_path, ": tensor '", name, "' is in both ", it->second, " and ", path);
       tensors.emplace(name, std::move(tensor));

@@ -74,6 +74,7 @@ GoldenComparison golden_compare(const std::string& fixture_dir) {
     result.loss_abs_diff = std::abs(out.loss.item<double>() - loss.item<double>());
   }
   bool backward_done = false;
+  const auto parameters = model->named_parameters();
   for (const auto& [key, expected] : golden) {
     if (key.rfind("grad.", 0) != 0) continue;
     const auto name = key.substr(5);
@@ -82,7 +83,7 @@ GoldenComparison golden_compare(const std::string& fixture_dir) {
       out.loss.backward();
       backward_done = true;
     }
-    auto* param = model->named_parameters().find(name);
+    const auto* param = parameters.find(name);
     if (param == nullptr) fail("golden", fixture_dir, ": golden gradient for '", name, "', which is not a parameter");
     TORCH_CHECK(param->grad().defined(), "no gradient reached ", name);
     result.grad_rel_diff[name] = ((param->grad() - expected).norm() / expected.norm()).item<double>();

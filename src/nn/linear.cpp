@@ -71,6 +71,8 @@ torch::Tensor LinearImpl::adapter_delta(const LoraAdapter& adapter) const {
 }
 
 void LinearImpl::weight_add(const torch::Tensor& delta, double sign) {
+  // A tied weight is also the token embedding: changing it here would change the model's input too.
+  TORCH_CHECK(!tied_, "cannot merge an adapter into a weight tied to the embeddings; keep it unmerged");
   torch::NoGradGuard no_grad;
   weight.copy_(weight.to(torch::kFloat) + sign * delta.to(weight.device()));
 }

@@ -57,6 +57,7 @@ class LinearImpl : public torch::nn::Module {
   //   merge:    W += scale·B·A, the adapter is marked merged (forward no longer adds it);
   //   unmerge:  W -= scale·B·A, undoing a merge;
   //   subtract: W -= scale·B·A for an unmerged adapter (LoRA⁻'s subtraction); it stays as it was.
+  // A tied weight (shared with the embedding) refuses all three.
   void adapter_merge(const std::string& name);
   void adapter_unmerge(const std::string& name);
   void adapter_subtract(const std::string& name);

@@ -21,6 +21,34 @@ uint64_t pair_key(int32_t left, int32_t right) {
 
 }  // namespace
 
+void BpeModel::MergeTable::reserve(size_t count) {
+  int bits = 4;
+  while ((size_t{1} << bits) < 2 * count) ++bits;  // at most half full: short probes
+  slots_.assign(size_t{1} << bits, Slot{});
+  shift_ = 64 - bits;
+}
+
+size_t BpeModel::MergeTable::slot_of(uint64_t key) const {
+  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);  // Fibonacci hashing
+}
+
+void BpeModel::MergeTable::set(int32_t left, int32_t right, Merge merge) {
+  const uint64_t key = pair_key(left, right);
+  const size_t mask = slots_.size() - 1;
+  size_t i = slot_of(key);
+  while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask;
+  slots_[i] = Slot{key, merge};
+}
+
+const BpeModel::Merge* BpeModel::MergeTable::find(int32_t left, int32_t right) const {
+  const uint64_t key = pair_key(left, right);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = slot_of(key);; i = (i + 1) & mask) {
+    if (slots_[i].key == key) return &slots_[i].merge;
+    if (slots_[i].key == kEmpty) return nullptr;
+  }
+}
+
 BpeModel::BpeModel(BpeConfig config, const std::string& file)
     : file_(file),
       unk_token_(std::move(config.unk_token)),
@@ -65,7 +93,7 @@ BpeModel::BpeModel(BpeConfig config, const std::string& file)
     auto merged_it = vocab_.find(merged);
     if (merged_it == vocab_.end()) missing(merged);
     // A pair listed twice keeps its later rank, as tokenizers' HashMap collect does.
-    merges_[pair_key(left_it->second, right_it->second)] = Merge{static_cast<int32_t>(rank), merged_it->second};
+    merges_.set(left_it->second, right_it->second, Merge{static_cast<int32_t>(rank), merged_it->second});
   }
 
   if (unk_token_) {
@@ -170,10 +198,7 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& symb
   if (unk_pending) symbols.push_back(*unk_id_);
 }
 
-const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
-  auto it = merges_.find(pair_key(left, right));
-  return it == merges_.end() ? nullptr : &it->second;
-}
+const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const { return merges_.find(left, right); }
 
 // tokenizers' Word::merge_all: a queue of candidate merges ordered by rank, then position; a
 // candidate is dropped when its symbols changed since it was queued.
@@ -231,7 +256,8 @@ std::unique_ptr<BpeModel> bpe_model_from_json(const JsonNode& node, bool byte_le
   config.vocab.reserve(vocab.value().size());
   for (auto it = vocab.value().begin(); it != vocab.value().end(); ++it) {
     if (!it.value().is_number_integer()) vocab.fail("token '", it.key(), "' has an id that is not an integer");
-    config.vocab.emplace_back(it.key(), static_cast<int32_t>(std::clamp<int64_t>(it.value().get<int64_t>(), -1, kMaxId + 1)));
+    config.vocab.emplace_back(it.key(),
+                              static_cast<int32_t>(std::clamp<int64_t>(it.value().get<int64_t>(), -1, kMaxId + 1)));
   }
 
   // Merges are "left right" strings, or [left, right] pairs since tokenizers 0.20.

@@ -53,6 +53,26 @@ class BpeModel {
     int32_t merged_id;
   };
 
+  // (left id, right id) -> merge with open addressing: the merge loop's hot lookup, without
+  // std::unordered_map's node chasing.
+  class MergeTable {
+   public:
+    void reserve(size_t count);
+    void set(int32_t left, int32_t right, Merge merge);  // a pair set twice keeps the later merge
+    const Merge* find(int32_t left, int32_t right) const;
+
+   private:
+    static constexpr uint64_t kEmpty = ~uint64_t{0};  // no pair of ids (both >= 0) has this key
+    struct Slot {
+      uint64_t key = kEmpty;
+      Merge merge{};
+    };
+    size_t slot_of(uint64_t key) const;
+
+    std::vector<Slot> slots_;
+    int shift_ = 64;
+  };
+
   void tokenize_uncached(std::string_view word, std::vector<int32_t>& out) const;
   // The word's characters as vocabulary ids, before any merge. An unknown character with neither
   // byte fallback nor unk_token is dropped, as tokenizers drops it.
@@ -63,7 +83,7 @@ class BpeModel {
   std::unordered_map<std::string, int32_t> vocab_;
   std::vector<std::string> id_to_token_;
   std::vector<bool> has_token_;
-  std::unordered_map<uint64_t, Merge> merges_;  // key: left id << 32 | right id
+  MergeTable merges_;
   std::string file_;
   std::optional<std::string> unk_token_;
   std::optional<int32_t> unk_id_;

@@ -153,7 +153,8 @@ class Sequence : public Decoder {
 std::string one_char(const JsonNode& node) {
   std::string s = node.str();
   size_t length;
-  if (s.empty() || (utf8_decode(s, 0, &length), length != s.size())) node.fail("expected one character, found \"", s, "\"");
+  if (s.empty() || (utf8_decode(s, 0, &length), length != s.size()))
+    node.fail("expected one character, found \"", s, "\"");
   return s;
 }
 
@@ -176,7 +177,8 @@ std::unique_ptr<Decoder> decoder_from_json(const JsonNode& node) {
   }
   if (type == "ByteFallback") return std::make_unique<ByteFallback>();
   if (type == "Fuse") return std::make_unique<Fuse>();
-  if (type == "Strip") return std::make_unique<Strip>(one_char(node["content"]), count(node["start"]), count(node["stop"]));
+  if (type == "Strip")
+    return std::make_unique<Strip>(one_char(node["content"]), count(node["start"]), count(node["stop"]));
   if (type == "Metaspace") {
     bool drop_first;
     if (node.has("prepend_scheme")) {

@@ -2,9 +2,8 @@
 //   [tokenizer] llama3-tokenizer.json: pre_tokenizer.pretokenizers[0].behavior: expected a string, found a number
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "error.h"
@@ -25,10 +24,10 @@ class JsonNode {
   const std::string& where() const { return where_; }  // "" at the root
 
   bool is_null() const { return value_->is_null(); }
-  bool has(const char* key) const;                // an object with `key` set to something other than null
-  JsonNode operator[](const char* key) const;     // a field that must be there
-  JsonNode operator[](size_t index) const;        // an element of an array
-  size_t size() const;                            // the length of an array
+  bool has(const char* key) const;             // an object with `key` set to something other than null
+  JsonNode operator[](const char* key) const;  // a field that must be there
+  JsonNode operator[](size_t index) const;     // an element of an array
+  size_t size() const;                         // the length of an array
 
   std::string str() const;
   bool boolean() const;

@@ -94,7 +94,8 @@ std::unique_ptr<Normalizer> normalizer_from_json(const JsonNode& node) {
     return std::make_unique<Replace>(pattern_from_json(node["pattern"]), node["content"].str(),
                                      node.file() + ": " + node.where() + ".pattern");
   }
-  if (type == "Strip") return std::make_unique<Strip>(node.bool_or("strip_left", false), node.bool_or("strip_right", false));
+  if (type == "Strip")
+    return std::make_unique<Strip>(node.bool_or("strip_left", false), node.bool_or("strip_right", false));
   if (type == "Sequence") {
     JsonNode list = node["normalizers"];
     std::vector<std::unique_ptr<Normalizer>> steps;

@@ -42,9 +42,7 @@ Wrap template_wrap(const JsonNode& node) {
 }
 
 // BertProcessing / RobertaProcessing: "cls": ["[CLS]", 101], "sep": ["[SEP]", 102].
-Wrap cls_sep_wrap(const JsonNode& node) {
-  return Wrap{{id_from_json(node["cls"][1])}, {id_from_json(node["sep"][1])}};
-}
+Wrap cls_sep_wrap(const JsonNode& node) { return Wrap{{id_from_json(node["cls"][1])}, {id_from_json(node["sep"][1])}}; }
 
 Wrap parse(const JsonNode& node) {
   const std::string type = node.type();

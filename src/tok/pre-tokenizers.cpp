@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "tok/byte-level.h"
 #include "tok/regex.h"
 #include "tok/unicode.h"
 
@@ -31,7 +32,7 @@ struct Span {
 
 // Emits the parts `behavior` makes of `spans` (which cover `text` in order), as tokenizers'
 // NormalizedString::split does, leaving out empty ones.
-void emit_spans(std::string_view text, std::vector<Span>& spans, Behavior behavior, bool at_start,
+void emit_spans(std::string_view text, const std::vector<Span>& spans, Behavior behavior, bool at_start,
                 PieceSink emit) {
   std::vector<Span> parts;
   parts.reserve(spans.size());
@@ -95,6 +96,24 @@ std::vector<Span> regex_spans(const Regex& regex, std::string_view text, bool in
   return spans;
 }
 
+// Spans where each character `is_match` accepts is a match of its own (tokenizers' Pattern for a
+// char predicate).
+std::vector<Span> char_spans(std::string_view text, bool (*is_match)(uint32_t)) {
+  std::vector<Span> spans;
+  size_t done = 0;
+  for (size_t at = 0; at < text.size();) {
+    size_t length;
+    if (is_match(utf8_decode(text, at, &length))) {
+      if (done < at) spans.push_back({done, at, false});
+      spans.push_back({at, at + length, true});
+      done = at + length;
+    }
+    at += length;
+  }
+  if (done < text.size()) spans.push_back({done, text.size(), false});
+  return spans;
+}
+
 // Isolated splitting without building spans: the hot path of every byte-level tokenizer.
 void split_isolated(const Regex& regex, std::string_view text, bool at_start, PieceSink emit) {
   size_t done = 0;
@@ -131,11 +150,13 @@ class ByteLevel : public PreTokenizer {
  public:
   ByteLevel(bool add_prefix_space, bool use_regex, bool javascript) : add_prefix_space_(add_prefix_space) {
     if (use_regex) {
-      regex_ = std::make_unique<Regex>(kGpt2Pattern,
-                                       javascript ? Regex::Dialect::JavaScript : Regex::Dialect::Oniguruma,
-                                       "the GPT-2 pattern");
+      regex_ = std::make_unique<Regex>(
+          kGpt2Pattern, javascript ? Regex::Dialect::JavaScript : Regex::Dialect::Oniguruma, "the GPT-2 pattern");
     }
   }
+
+  // Hands pieces on unspelled, for a model that spells bytes itself (the last step of the chain).
+  void leave_spelling_to_model() { spell_ = false; }
 
   void split(std::string_view piece, bool at_start, PieceSink emit) const override {
     std::string prefixed;
@@ -144,15 +165,29 @@ class ByteLevel : public PreTokenizer {
       prefixed += piece;
       piece = prefixed;
     }
+    if (!spell_) {
+      if (regex_) {
+        split_isolated(*regex_, piece, at_start, emit);
+      } else {
+        emit(piece, at_start);
+      }
+      return;
+    }
+    auto spell = [&](std::string_view part, bool part_at_start) {
+      std::string spelled;
+      byte_level_encode(part, spelled);
+      emit(spelled, part_at_start);
+    };
     if (regex_) {
-      split_isolated(*regex_, piece, at_start, emit);
+      split_isolated(*regex_, piece, at_start, spell);
     } else {
-      emit(piece, at_start);
+      spell(piece, at_start);
     }
   }
 
  private:
   bool add_prefix_space_;
+  bool spell_ = true;
   std::unique_ptr<Regex> regex_;
 };
 
@@ -175,8 +210,8 @@ class Metaspace : public PreTokenizer {
       }
     }
     bool starts_with_replacement = text.compare(0, replacement_.size(), replacement_) == 0;
-    bool prepend = !starts_with_replacement &&
-                   (scheme_ == PrependScheme::Always || (scheme_ == PrependScheme::First && at_start));
+    bool prepend =
+        !starts_with_replacement && (scheme_ == PrependScheme::Always || (scheme_ == PrependScheme::First && at_start));
     if (prepend) text.insert(0, replacement_);
     if (!split_) {
       emit(text, at_start);
@@ -205,19 +240,7 @@ class Digits : public PreTokenizer {
   explicit Digits(bool individual) : individual_(individual) {}
 
   void split(std::string_view piece, bool at_start, PieceSink emit) const override {
-    std::vector<Span> spans;
-    size_t done = 0;
-    for (size_t at = 0; at < piece.size();) {
-      size_t length;
-      bool numeric = is_numeric(utf8_decode(piece, at, &length));
-      if (numeric) {
-        if (done < at) spans.push_back({done, at, false});
-        spans.push_back({at, at + length, true});
-        done = at + length;
-      }
-      at += length;
-    }
-    if (done < piece.size()) spans.push_back({done, piece.size(), false});
+    std::vector<Span> spans = char_spans(piece, is_numeric);
     emit_spans(piece, spans, individual_ ? Behavior::Isolated : Behavior::Contiguous, at_start, emit);
   }
 
@@ -225,13 +248,25 @@ class Digits : public PreTokenizer {
   bool individual_;
 };
 
+// Each punctuation character (ASCII punctuation or Unicode P*) is a match, grouped by `behavior`.
+class Punctuation : public PreTokenizer {
+ public:
+  explicit Punctuation(Behavior behavior) : behavior_(behavior) {}
+
+  void split(std::string_view piece, bool at_start, PieceSink emit) const override {
+    std::vector<Span> spans = char_spans(piece, is_punctuation);
+    emit_spans(piece, spans, behavior_, at_start, emit);
+  }
+
+ private:
+  Behavior behavior_;
+};
+
 class Sequence : public PreTokenizer {
  public:
   explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
 
-  void split(std::string_view piece, bool at_start, PieceSink emit) const override {
-    run(0, piece, at_start, emit);
-  }
+  void split(std::string_view piece, bool at_start, PieceSink emit) const override { run(0, piece, at_start, emit); }
 
  private:
   void run(size_t step, std::string_view piece, bool at_start, PieceSink emit) const {
@@ -259,18 +294,30 @@ PrependScheme prepend_scheme_from_json(const JsonNode& node) {
   scheme.fail("unknown prepend_scheme '", name, "'");
 }
 
-std::unique_ptr<PreTokenizer> parse(const JsonNode& node, bool* byte_level) {
+// While parsing: the ByteLevel step seen last, and whether another step came after it.
+struct ChainEnd {
+  ByteLevel* byte_level = nullptr;
+  bool step_after = false;
+};
+
+std::unique_ptr<PreTokenizer> parse(const JsonNode& node, ChainEnd& end) {
   const std::string type = node.type();
-  if (*byte_level) {
-    node.fail("pre-tokenizer '", type, "' after ByteLevel is not supported (ByteLevel must come last)");
+  if (type == "Sequence") {
+    JsonNode list = node["pretokenizers"];
+    std::vector<std::unique_ptr<PreTokenizer>> steps;
+    for (size_t i = 0; i < list.size(); ++i) steps.push_back(parse(list[i], end));
+    return std::make_unique<Sequence>(std::move(steps));
   }
+  end.step_after = true;
   if (type == "Split") {
     return std::make_unique<Split>(pattern_from_json(node["pattern"]), behavior_from_json(node["behavior"]),
                                    node.bool_or("invert", false), node.file() + ": " + node.where() + ".pattern");
   }
   if (type == "ByteLevel") {
-    *byte_level = true;
-    return byte_level_pre_tokenizer(node.bool_or("add_prefix_space", true), node.bool_or("use_regex", true), false);
+    auto step =
+        std::make_unique<ByteLevel>(node.bool_or("add_prefix_space", true), node.bool_or("use_regex", true), false);
+    end = ChainEnd{step.get(), false};
+    return step;
   }
   if (type == "Metaspace") {
     std::string replacement = node["replacement"].str();
@@ -278,25 +325,29 @@ std::unique_ptr<PreTokenizer> parse(const JsonNode& node, bool* byte_level) {
     return std::make_unique<Metaspace>(replacement, prepend_scheme_from_json(node), node.bool_or("split", true));
   }
   if (type == "Digits") return std::make_unique<Digits>(node.bool_or("individual_digits", false));
-  if (type == "Sequence") {
-    JsonNode list = node["pretokenizers"];
-    std::vector<std::unique_ptr<PreTokenizer>> steps;
-    for (size_t i = 0; i < list.size(); ++i) steps.push_back(parse(list[i], byte_level));
-    return std::make_unique<Sequence>(std::move(steps));
+  if (type == "Punctuation") {
+    return std::make_unique<Punctuation>(node.has("behavior") ? behavior_from_json(node["behavior"])
+                                                              : Behavior::Isolated);
   }
   node.fail("pre-tokenizer type '", type, "' is not supported (supported: Split, ByteLevel, Metaspace, Digits, ",
-            "Sequence)");
+            "Punctuation, Sequence)");
 }
 
 }  // namespace
 
 std::unique_ptr<PreTokenizer> byte_level_pre_tokenizer(bool add_prefix_space, bool use_regex, bool javascript) {
-  return std::make_unique<ByteLevel>(add_prefix_space, use_regex, javascript);
+  auto step = std::make_unique<ByteLevel>(add_prefix_space, use_regex, javascript);
+  step->leave_spelling_to_model();
+  return step;
 }
 
 std::unique_ptr<PreTokenizer> pre_tokenizer_from_json(const JsonNode& node, bool* byte_level) {
-  *byte_level = false;
-  return parse(node, byte_level);
+  ChainEnd end;
+  std::unique_ptr<PreTokenizer> chain = parse(node, end);
+  // Steps after ByteLevel see spelled text, so only a final ByteLevel may leave spelling to the model.
+  *byte_level = end.byte_level != nullptr && !end.step_after;
+  if (*byte_level) end.byte_level->leave_spelling_to_model();
+  return chain;
 }
 
 }  // namespace retain::tok

@@ -1,11 +1,12 @@
 // pre-tokenizers.h - tokenizer.json "pre_tokenizer": cuts normalized text into the pieces ("words")
-// the model encodes one by one. Implemented: Split, ByteLevel, Metaspace, Digits, Sequence; any
-// other type is refused when the file is loaded.
+// the model encodes one by one. Implemented: Split, ByteLevel, Metaspace, Digits, Punctuation,
+// Sequence; any other type is refused when the file is loaded.
 //
 // Pieces are handed on as they are cut, through a chain of callbacks, so the common case (one regex
-// Split) copies no text. ByteLevel's byte -> character spelling is left to the model (BpeModel with
-// byte_level set), which keys its cache on the raw bytes and so skips the spelling on a hit; that
-// is only the same as tokenizers when ByteLevel is the last step, which loading checks.
+// Split) copies no text. When ByteLevel is the last step, as in every GPT-2 / Llama-3 / Qwen file,
+// its byte -> character spelling is left to the model (BpeModel with byte_level set), which keys
+// its cache on the raw bytes and so skips the spelling on a hit. A ByteLevel with steps after it
+// spells the text itself, since those steps see the spelled text in tokenizers.
 #pragma once
 
 #include <memory>
@@ -46,8 +47,9 @@ class PreTokenizer {
 inline constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-// The pre-tokenizer tokenizers' ByteLevel(add_prefix_space, use_regex) builds; `javascript` takes
-// \s as gpt-3-encoder's JavaScript regex does rather than as Oniguruma does.
+// The pre-tokenizer tokenizers' ByteLevel(add_prefix_space, use_regex) builds, on its own, so with
+// the spelling left to a byte_level model; `javascript` takes \s as gpt-3-encoder's JavaScript
+// regex does rather than as Oniguruma does.
 std::unique_ptr<PreTokenizer> byte_level_pre_tokenizer(bool add_prefix_space, bool use_regex, bool javascript);
 
 // `node` is the "pre_tokenizer" object (not null). *byte_level is set when it ends with ByteLevel,

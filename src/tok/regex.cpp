@@ -26,9 +26,10 @@ std::string pcre2_message(int code) {
 // NEL, the Z categories); JavaScript's lacks NEL and has U+FEFF. A \S inside a class keeps PCRE2's
 // meaning: no pattern in the wild writes one.
 std::string translate(const std::string& pattern, Regex::Dialect dialect) {
-  const std::string set = dialect == Regex::Dialect::Oniguruma
-                              ? "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
-                              : "\\t-\\r\\x{20}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
+  const std::string set =
+      dialect == Regex::Dialect::Oniguruma
+          ? "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+          : "\\t-\\r\\x{20}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}";
   std::string out;
   bool in_class = false;
   const size_t n = pattern.size();
@@ -97,8 +98,8 @@ Regex::Regex(const std::string& pattern, Dialect dialect, const std::string& con
   if (dialect == Dialect::Oniguruma) options |= PCRE2_MULTILINE;
   int error = 0;
   PCRE2_SIZE offset = 0;
-  code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(), options,
-                              &error, &offset, nullptr);
+  code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(), options, &error,
+                              &offset, nullptr);
   if (code_->code == nullptr) {
     delete code_;
     fail("tokenizer", context, ": cannot compile the regex /", pattern, "/ (PCRE2: ", pcre2_message(error),
@@ -117,13 +118,12 @@ bool Regex::find(std::string_view text, size_t start, size_t* begin, size_t* end
   MatchState& state = match_state();
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   int rc = jit_ ? pcre2_jit_match(code_->code, subject, text.size(), start, 0, state.data, state.context)
-                : pcre2_match(code_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, state.data,
-                              state.context);
+                : pcre2_match(code_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, state.data, state.context);
   if (rc == PCRE2_ERROR_NOMATCH) return false;
   // rc == 0 only says the ovector holds fewer pairs than the pattern has groups; pair 0 is there.
   if (rc < 0) {
-    fail("tokenizer", context_, ": regex match failed on a text of ", text.size(), " bytes (PCRE2: ",
-         pcre2_message(rc), ")");
+    fail("tokenizer", context_, ": regex match failed on a text of ", text.size(), " bytes (PCRE2: ", pcre2_message(rc),
+         ")");
   }
   const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(state.data);
   *begin = ovector[0];

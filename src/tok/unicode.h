@@ -47,9 +47,10 @@ size_t utf8_invalid_at(std::string_view s);
 // Rust's String::from_utf8_lossy: each maximal ill-formed subsequence becomes one U+FFFD.
 std::string utf8_lossy(std::string_view bytes);
 
-bool is_whitespace(uint32_t code_point);  // the Unicode White_Space property
-bool is_word_char(uint32_t code_point);   // letters, marks, decimal digits, connectors, ZWJ/ZWNJ
-bool is_numeric(uint32_t code_point);     // general categories Nd, Nl, No
+bool is_whitespace(uint32_t code_point);   // the Unicode White_Space property
+bool is_word_char(uint32_t code_point);    // letters, marks, decimal digits, connectors, ZWJ/ZWNJ
+bool is_numeric(uint32_t code_point);      // general categories Nd, Nl, No
+bool is_punctuation(uint32_t code_point);  // ASCII punctuation (which includes $+<=>^`|~) or P*
 
 enum class NormalForm { NFC, NFD, NFKC, NFKD };
 // `text` must be valid UTF-8.

@@ -8,13 +8,12 @@
 // <key>-tokenizer.json, or <key>-encoder.json + <key>-vocab.bpe. A key without files fails.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,14 +97,14 @@ void for_each_case(const char* field, Check check) {
       SCOPED_TRACE(key + " case " + std::to_string(i) + ": " + c["text"].dump());
       if (check(*tokenizer, c)) ++passed;
     }
-    std::printf("[ %-8s ] %s: %d/%d cases pass\n", field, key.c_str(), passed, total);
+    std::printf("[ cases    ] %s %s: %d/%d pass\n", key.c_str(), field, passed, total);
   }
 }
 
 TEST(TokenizerCases, EncodeWithoutSpecialTokens) {
   for_each_case("ids", [](const Tokenizer& tokenizer, const nlohmann::json& c) {
-    std::string diff = difference(tokenizer.encode(c["text"].get<std::string>(), false),
-                                  c["ids"].get<std::vector<int32_t>>());
+    std::string diff =
+        difference(tokenizer.encode(c["text"].get<std::string>(), false), c["ids"].get<std::vector<int32_t>>());
     EXPECT_EQ(diff, "");
     return diff.empty();
   });

@@ -4,12 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -23,12 +22,20 @@ using nlohmann::json;
 using retain::tok::Tokenizer;
 using Ids = std::vector<int32_t>;
 
+// The files the tests write live under one folder per process, removed when the process ends.
+struct TempRoot {
+  fs::path path = fs::path(testing::TempDir()) / ("retain-tok-test-" + std::to_string(::getpid()));
+  ~TempRoot() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+const TempRoot temp_root;
+
 // A fresh folder per test for the files it writes.
 fs::path test_dir() {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(testing::TempDir()) /
-                 ("retain-tok-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-                  std::to_string(::getpid()));
+  fs::path dir = temp_root.path / (std::string(info->test_suite_name()) + "." + info->name());
   fs::create_directories(dir);
   return dir;
 }
@@ -51,8 +58,8 @@ json bpe(const std::vector<std::string>& tokens, const std::vector<std::string>&
 }
 
 json added(int id, const std::string& content, bool special, std::initializer_list<const char*> flags = {}) {
-  json t = {{"id", id},          {"content", content}, {"single_word", false}, {"lstrip", false},
-            {"rstrip", false},   {"normalized", false}, {"special", special}};
+  json t = {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+            {"rstrip", false}, {"normalized", false}, {"special", special}};
   for (const char* flag : flags) t[flag] = true;
   return t;
 }
@@ -176,22 +183,36 @@ std::string byte_char(int b) {
 }
 
 // A byte-level model: the 256 byte characters (ids 0..255, by byte), then "Ġw" 256, "Ġwo" 257 and
-// "Ġworld" 258, which the merges cannot reach.
-json byte_level(bool ignore_merges) {
+// "Ġworld" 258, which the merges cannot reach, and "aĠ" 259, whose merge comes first.
+json byte_level(bool ignore_merges,
+                json pre_tokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}) {
   std::vector<std::string> tokens;
   for (int b = 0; b < 256; ++b) tokens.push_back(byte_char(b));
   const std::string space = byte_char(' ');
-  tokens.insert(tokens.end(), {space + "w", space + "wo", space + "world"});
-  json model = bpe(tokens, {space + " w", space + "w o"});
+  tokens.insert(tokens.end(), {space + "w", space + "wo", space + "world", "a" + space});
+  json model = bpe(tokens, {"a " + space, space + " w", space + "w o"});
   model["ignore_merges"] = ignore_merges;
-  return {{"model", model},
-          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-          {"decoder", {{"type", "ByteLevel"}}}};
+  return {{"model", model}, {"pre_tokenizer", pre_tokenizer}, {"decoder", {{"type", "ByteLevel"}}}};
 }
 
 TEST(ByteLevel, IgnoreMergesTakesAWholeWordFromTheVocabulary) {
   EXPECT_EQ(load(byte_level(true))->encode("a world", false), (Ids{'a', 258}));
   EXPECT_EQ(load(byte_level(false))->encode("a world", false), (Ids{'a', 257, 'r', 'l', 'd'}));
+}
+
+TEST(ByteLevel, StepsAfterItSeeTheSpelledText) {
+  json spell_only = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}};
+  // One piece "aĠworld": "a Ġ" is the first merge.
+  EXPECT_EQ(load(byte_level(false, spell_only))->encode("a world", false), (Ids{259, 'w', 'o', 'r', 'l', 'd'}));
+  // A Split on the spelled space "Ġ" after ByteLevel cuts "a" | "Ġworld", as in tokenizers.
+  json then_split = {{"type", "Sequence"},
+                     {"pretokenizers",
+                      {spell_only,
+                       {{"type", "Split"},
+                        {"pattern", {{"String", byte_char(' ')}}},
+                        {"behavior", "MergedWithNext"},
+                        {"invert", false}}}}};
+  EXPECT_EQ(load(byte_level(false, then_split))->encode("a world", false), (Ids{'a', 257, 'r', 'l', 'd'}));
 }
 
 TEST(ByteLevel, DecodeRestoresAnyTextAndReplacesBrokenBytes) {
@@ -206,10 +227,10 @@ TEST(ByteLevel, DecodeRestoresAnyTextAndReplacesBrokenBytes) {
 TEST(Split, EachBehaviorGroupsTheDelimitersItsOwnWay) {
   // Merges join any two neighbours, so the ids show how "a-b--c" was cut.
   auto with = [](const char* behavior, bool invert = false) {
-    return load({{"model", bpe({"a", "b", "c", "-", "a-", "-b", "b-", "--", "-c"},
-                               {"a -", "- b", "b -", "- -", "- c"})},
-                 {"pre_tokenizer",
-                  {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", invert}}}})
+    return load(
+               {{"model", bpe({"a", "b", "c", "-", "a-", "-b", "b-", "--", "-c"}, {"a -", "- b", "b -", "- -", "- c"})},
+                {"pre_tokenizer",
+                 {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", invert}}}})
         ->encode("a-b--c", false);
   };
   EXPECT_EQ(with("Isolated"), (Ids{0, 3, 1, 3, 3, 2}));
@@ -222,9 +243,10 @@ TEST(Split, EachBehaviorGroupsTheDelimitersItsOwnWay) {
 
 TEST(Split, RegexWhitespaceIsOnigurumasNotPcre2s) {
   // Oniguruma's \s has U+0085 (NEL) and not U+180E; PCRE2's has both.
-  auto tok = load({{"model", bpe({"a", "b", "\u0085", "\u180e"}, {})},
-                   {"pre_tokenizer",
-                    {{"type", "Split"}, {"pattern", {{"Regex", "\\s+"}}}, {"behavior", "Removed"}, {"invert", false}}}});
+  auto tok =
+      load({{"model", bpe({"a", "b", "\u0085", "\u180e"}, {})},
+            {"pre_tokenizer",
+             {{"type", "Split"}, {"pattern", {{"Regex", "\\s+"}}}, {"behavior", "Removed"}, {"invert", false}}}});
   EXPECT_EQ(tok->encode("a\u0085b", false), (Ids{0, 1}));
   EXPECT_EQ(tok->encode("a\u180eb", false), (Ids{0, 3, 1}));
 }
@@ -239,14 +261,24 @@ TEST(Digits, IndividualDigitsOrRuns) {
   EXPECT_EQ(with(false), (Ids{0, 5}));
 }
 
+TEST(Punctuation, IsolatedOrContiguous) {
+  auto with = [](const char* behavior) {
+    return load({{"model", bpe({"a", "b", ",", "!", ",,", ",!", "a,"}, {", ,", ", !", "a ,"})},
+                 {"pre_tokenizer", {{"type", "Punctuation"}, {"behavior", behavior}}}})
+        ->encode("a,,b,!", false);
+  };
+  EXPECT_EQ(with("Isolated"), (Ids{0, 2, 2, 1, 2, 3}));
+  EXPECT_EQ(with("Contiguous"), (Ids{0, 4, 1, 5}));
+}
+
 TEST(Metaspace, PrependSchemeFirstOnlyPrefixesTheStartOfTheText) {
   auto with = [](const char* scheme) {
-    return load({{"model", bpe({"<s>", "\u2581", "h", "i", "hi", "\u2581hi"}, {"h i", "\u2581 hi"})},
-                 {"added_tokens", {added(0, "<s>", true)}},
-                 {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme},
-                                    {"split", true}}},
-                 {"decoder", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme},
-                              {"split", true}}}});
+    return load(
+        {{"model", bpe({"<s>", "\u2581", "h", "i", "hi", "\u2581hi"}, {"h i", "\u2581 hi"})},
+         {"added_tokens", {added(0, "<s>", true)}},
+         {"pre_tokenizer",
+          {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", true}}},
+         {"decoder", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", true}}}});
   };
   auto first = with("first"), always = with("always"), never = with("never");
   EXPECT_EQ(first->encode("hi hi", false), (Ids{5, 5}));
@@ -258,17 +290,18 @@ TEST(Metaspace, PrependSchemeFirstOnlyPrefixesTheStartOfTheText) {
 }
 
 TEST(PostProcessor, TemplateWrapsTheTextOnlyWhenAskedTo) {
-  auto tok = load(
-      {{"model", bpe({"<s>", "</s>", "a"}, {})},
-       {"added_tokens", {added(0, "<s>", true), added(1, "</s>", true)}},
-       {"post_processor",
-        {{"type", "TemplateProcessing"},
-         {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                     {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-                     {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
-         {"pair", json::array()},
-         {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {0}}, {"tokens", {"<s>"}}}},
-                             {"</s>", {{"id", "</s>"}, {"ids", {1}}, {"tokens", {"</s>"}}}}}}}}});
+  auto tok = load({{"model", bpe({"<s>", "</s>", "a"}, {})},
+                   {"added_tokens", {added(0, "<s>", true), added(1, "</s>", true)}},
+                   {"post_processor",
+                    {{"type", "TemplateProcessing"},
+                     {"single",
+                      {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                       {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                       {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
+                     {"pair", json::array()},
+                     {"special_tokens",
+                      {{"<s>", {{"id", "<s>"}, {"ids", {0}}, {"tokens", {"<s>"}}}},
+                       {"</s>", {{"id", "</s>"}, {"ids", {1}}, {"tokens", {"</s>"}}}}}}}}});
   EXPECT_EQ(tok->encode("aa", true), (Ids{0, 2, 2, 1}));
   EXPECT_EQ(tok->encode("aa", false), (Ids{2, 2}));
   EXPECT_EQ(tok->encode("", true), (Ids{0, 1}));
@@ -276,8 +309,12 @@ TEST(PostProcessor, TemplateWrapsTheTextOnlyWhenAskedTo) {
 
 TEST(PostProcessor, RobertaPutsClsAndSepAround) {
   auto tok = load({{"model", bpe({"<s>", "</s>", "a"}, {})},
-                   {"post_processor", {{"type", "RobertaProcessing"}, {"cls", {"<s>", 0}}, {"sep", {"</s>", 1}},
-                                       {"trim_offsets", true}, {"add_prefix_space", false}}}});
+                   {"post_processor",
+                    {{"type", "RobertaProcessing"},
+                     {"cls", {"<s>", 0}},
+                     {"sep", {"</s>", 1}},
+                     {"trim_offsets", true},
+                     {"add_prefix_space", false}}}});
   EXPECT_EQ(tok->encode("a", true), (Ids{0, 2, 1}));
 }
 
@@ -300,11 +337,6 @@ TEST(Refused, ComponentTypesThatAreNotImplemented) {
   with = base;
   with["post_processor"] = {{"type", "Mystery"}};
   expect_refused(with, {"post_processor", "'Mystery'"});
-  // ByteLevel spells bytes for the model, so nothing may split after it.
-  with = base;
-  with["pre_tokenizer"] = {{"type", "Sequence"},
-                           {"pretokenizers", {{{"type", "ByteLevel"}}, {{"type", "Digits"}}}}};
-  expect_refused(with, {"'Digits' after ByteLevel"});
   with = base;
   with["truncation"] = {{"max_length", 8}};
   expect_refused(with, {"truncation"});

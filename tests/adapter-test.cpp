@@ -1,0 +1,218 @@
+// LoRA adapters: PEFT files round-trip byte for byte, merge equals the unmerged forward, unmerge
+// and subtract undo it up to float rounding, and bad adapter files are refused by name.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "io/peft.h"
+#include "io/safetensors.h"
+#include "model/adapter.h"
+#include "model/checkpoint.h"
+#include "model/golden.h"
+#include "test-paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace retain;
+
+std::vector<std::string> fixtures_with(const char* file) {
+  std::vector<std::string> names;
+  for (const auto& name : test::fixture_names()) {
+    if (fs::exists(fs::path(test::fixture_path(name)) / file)) names.push_back(name);
+  }
+  return names;
+}
+
+std::string bytes_of(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
+// A batch of in-vocabulary inputs for any fixture (ids or pixels from its golden file).
+model::Batch golden_batch(const std::string& name) {
+  auto golden = io::safetensors_load(test::fixture_path(name) + "/golden.safetensors").tensors;
+  model::Batch batch;
+  if (golden.count("input_ids")) batch.input_ids = golden.at("input_ids");
+  if (golden.count("attention_mask")) batch.attention_mask = golden.at("attention_mask");
+  if (golden.count("pixel_values")) batch.pixel_values = golden.at("pixel_values");
+  if (golden.count("labels") && golden.count("pixel_values") == 0 && batch.input_ids.defined() &&
+      golden.at("labels").size(1) != batch.input_ids.size(1)) {
+    batch.labels = golden.at("labels");  // seq2seq: labels drive the decoder
+  }
+  return batch;
+}
+
+class PeftFixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PeftFixture, SaveReproducesTheAdapterAndReloads) {
+  const auto dir = test::fixture_path(GetParam());
+  auto model = model::model_load(model::golden_adapter_base(dir));
+  model::adapter_load(*model, dir);
+  const auto out = test::scratch_dir("adapter-save-" + GetParam());
+  model::adapter_save(*model, out);
+  EXPECT_TRUE(bytes_of(fs::path(dir) / "adapter_model.safetensors") == bytes_of(fs::path(out) / "adapter_model.safetensors"));
+
+  auto original = io::peft_adapter_read(dir), saved = io::peft_adapter_read(out);
+  ASSERT_EQ(original.layers.size(), saved.layers.size());
+  for (const auto& [module, weights] : original.layers) {
+    ASSERT_TRUE(saved.layers.count(module)) << module;
+    EXPECT_DOUBLE_EQ(saved.layers.at(module).scale, weights.scale) << module;
+  }
+  auto fresh = model::model_load(model::golden_adapter_base(dir));
+  model::adapter_load(*fresh, out);
+  torch::NoGradGuard no_grad;
+  auto batch = golden_batch(GetParam());
+  EXPECT_TRUE(torch::equal(model->forward(batch).logits, fresh->forward(batch).logits));
+}
+
+TEST_P(PeftFixture, MergeUnmergeAndSubtract) {
+  const auto dir = test::fixture_path(GetParam());
+  auto model = model::model_load(model::golden_adapter_base(dir));
+  model::adapter_load(*model, dir);
+  torch::NoGradGuard no_grad;
+  auto batch = golden_batch(GetParam());
+  auto unmerged = model->forward(batch).logits;
+  std::map<std::string, torch::Tensor> before;
+  for (auto& [name, layer] : model->linear_layers()) before[name] = layer->weight.clone();
+
+  const int merged_layers = model::adapter_merge(*model);
+  EXPECT_EQ(merged_layers, static_cast<int>(io::peft_adapter_read(dir).layers.size()));
+  EXPECT_LT((model->forward(batch).logits - unmerged).abs().max().item<double>(), 1e-5);
+
+  model::adapter_unmerge(*model);
+  for (auto& [name, layer] : model->linear_layers()) {
+    EXPECT_LT((layer->weight - before[name]).abs().max().item<double>(), 1e-6) << name;
+  }
+  EXPECT_LT((model->forward(batch).logits - unmerged).abs().max().item<double>(), 1e-6);
+
+  // Subtracting moves the weight by exactly -ΔW: merge after subtract restores the base.
+  model::adapter_subtract(*model);
+  for (auto& [name, layer] : model->linear_layers()) {
+    auto* adapter = layer->adapter_find("default");
+    if (adapter == nullptr) continue;
+    auto expected = before[name] - layer->adapter_delta(*adapter);
+    EXPECT_LT((layer->weight - expected).abs().max().item<double>(), 1e-6) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, PeftFixture, ::testing::ValuesIn(fixtures_with("adapter_config.json")), test_name);
+
+// Random adapters on every linear layer of every model fixture (GPT-2's Conv1D layout included):
+// the merged weights compute what the unmerged adapters compute. A head tied to the embeddings
+// keeps its adapter unmerged: merging would change the embeddings too, so it is refused.
+class AdapterOnModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AdapterOnModel, MergedEqualsUnmerged) {
+  auto model = model::model_load(test::fixture_path(GetParam()));
+  torch::manual_seed(0);
+  for (auto& [name, layer] : model->linear_layers()) {
+    const auto& o = layer->options();
+    auto A = torch::randn({4, o.in_features}) * 0.05, B = torch::randn({o.out_features, 4}) * 0.05;
+    if (layer->weight_tied()) {
+      layer->adapter_add("head", A, B, 2.0);
+      EXPECT_THROW(layer->adapter_merge("head"), c10::Error) << name;
+      layer->adapter_remove("head");
+      continue;
+    }
+    layer->adapter_add("task", A, B, 2.0);
+  }
+  torch::NoGradGuard no_grad;
+  auto batch = golden_batch(GetParam());
+  auto unmerged = model->forward(batch).logits;
+  model::adapter_merge(*model, "task");
+  auto merged = model->forward(batch).logits;
+  EXPECT_LT((merged - unmerged).abs().max().item<double>(), 1e-4 * std::max(1.0, unmerged.abs().max().item<double>()));
+  model::adapter_unmerge(*model, "task");
+  auto restored = model->forward(batch).logits;
+  EXPECT_LT((restored - unmerged).abs().max().item<double>(), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, AdapterOnModel, ::testing::ValuesIn(fixtures_with("config.json")), test_name);
+
+// A small valid adapter folder for the first llama-family fixture, to be broken by the tests below.
+struct AdapterFiles {
+  std::string base, dir;
+  nlohmann::json config;
+  io::TensorMap tensors;
+};
+
+AdapterFiles adapter_files(const std::string& tag) {
+  for (const auto& name : fixtures_with("config.json")) {
+    auto model = model::model_load(test::fixture_path(name));
+    if (model->base_model_prefix() != "model") continue;
+    auto layer = model->linear_layer("model.layers.0.self_attn.q_proj");
+    AdapterFiles files;
+    files.base = test::fixture_path(name);
+    files.dir = test::scratch_dir(tag);
+    files.config = {{"peft_type", "LORA"}, {"r", 2}, {"lora_alpha", 4}, {"target_modules", {"q_proj"}}};
+    files.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = torch::ones({2, layer->options().in_features});
+    files.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"] = torch::ones({layer->options().out_features, 2});
+    return files;
+  }
+  return {};
+}
+
+void write(const AdapterFiles& files) {
+  std::ofstream(files.dir + "/adapter_config.json") << files.config.dump();
+  io::safetensors_save(files.dir + "/adapter_model.safetensors", files.tensors);
+}
+
+TEST(AdapterErrors, BadAdaptersAreRefusedByName) {
+  auto files = adapter_files("bad-adapter");
+  if (files.dir.empty()) GTEST_SKIP() << "no llama-family fixture";
+  write(files);
+  auto model = model::model_load(files.base);
+  EXPECT_EQ(error_of([&] { model::adapter_load(*model, files.dir, "ok"); }), "");
+
+  auto dora = files;
+  dora.config["use_dora"] = true;
+  write(dora);
+  auto message = error_of([&] { model::adapter_load(*model, files.dir, "dora"); });
+  EXPECT_NE(message.find("use_dora"), std::string::npos) << message;
+
+  auto unknown = files;
+  unknown.config["layer_replication"] = {{0, 1}};
+  write(unknown);
+  message = error_of([&] { model::adapter_load(*model, files.dir, "unknown"); });
+  EXPECT_NE(message.find("layer_replication"), std::string::npos) << message;
+
+  auto half = files;
+  half.tensors.erase("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight");
+  write(half);
+  message = error_of([&] { model::adapter_load(*model, files.dir, "half"); });
+  EXPECT_NE(message.find("model.layers.0.self_attn.q_proj"), std::string::npos) << message;
+  EXPECT_NE(message.find("lora_B"), std::string::npos) << message;
+
+  auto stranger = files;
+  stranger.tensors["base_model.model.model.layers.0.nonexistent.lora_A.weight"] = torch::ones({2, 3});
+  stranger.tensors["base_model.model.model.layers.0.nonexistent.lora_B.weight"] = torch::ones({3, 2});
+  write(stranger);
+  message = error_of([&] { model::adapter_load(*model, files.dir, "stranger"); });
+  EXPECT_NE(message.find("'model.layers.0.nonexistent'"), std::string::npos) << message;
+
+  auto rank = files;
+  rank.config["r"] = 3;
+  write(rank);
+  message = error_of([&] { model::adapter_load(*model, files.dir, "rank"); });
+  EXPECT_NE(message.find("rank 2"), std::string::npos) << message;
+}
+
+}  // namespace
