@@ -49,7 +49,7 @@ def causal_golden(model, path, grads, seq=12, seed=1):
     }
     for name in grads:
         golden["grad." + name] = params[name].grad.detach().contiguous()
-    prompt = ids[:1, :5].contiguous()
+    prompt = ids[:1, :5].clone()
     model.generation_config.eos_token_id = None  # 8 new tokens, no early stop
     with torch.no_grad():
         generated = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=8,
@@ -133,9 +133,10 @@ def main():
     causal_golden(gpt2, path, ["transformer.h.2.attn.c_attn.weight", "transformer.wpe.weight", "transformer.ln_f.weight"])
     manifest["models"]["gpt2"] = {"class": "GPT2LMHeadModel"}
 
-    # T5 v1.1: gated-gelu, untied head (no rescale), more decoder than encoder layers.
+    # T5 v1.1: gated-gelu, untied head (no rescale), fewer decoder than encoder layers (transformers'
+    # cache is sized by num_layers, so more decoder layers would break its generate).
     t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
-        d_model=48, d_kv=12, d_ff=80, num_layers=2, num_decoder_layers=3, num_heads=3,
+        d_model=48, d_kv=12, d_ff=80, num_layers=3, num_decoder_layers=2, num_heads=3,
         relative_attention_num_buckets=16, relative_attention_max_distance=20, feed_forward_proj="gated-gelu",
         tie_word_embeddings=False, dropout_rate=0.0, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
         **common))
@@ -147,19 +148,20 @@ def main():
     labels = torch.randint(2, 300, (2, 7), generator=g)
     labels[1, -2:] = -100
     t5.eval()
-    out = t5(input_ids=ids, attention_mask=mask, labels=labels)
+    out = t5(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False)
     out.loss.backward()
     params = dict(t5.named_parameters())
-    prompt = ids[:1, :6].contiguous()
+    prompt = ids[:1, :6].clone()
     t5.generation_config.eos_token_id = None
     with torch.no_grad():
         generated = t5.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=8, do_sample=False)
-    save_file({"input_ids": ids, "attention_mask": mask, "labels": labels, "logits": out.logits.detach().contiguous(),
-               "loss": out.loss.detach().reshape(1), "grad.shared.weight": params["shared.weight"].grad.contiguous(),
-               "grad.lm_head.weight": params["lm_head.weight"].grad.contiguous(),
-               "grad.decoder.block.2.layer.1.EncDecAttention.v.weight":
-                   params["decoder.block.2.layer.1.EncDecAttention.v.weight"].grad.contiguous(),
-               "generate.prompt": prompt, "generate.output": generated.contiguous()},
+    golden = {"input_ids": ids, "attention_mask": mask, "labels": labels, "logits": out.logits.detach().contiguous(),
+              "loss": out.loss.detach().reshape(1), "generate.prompt": prompt, "generate.output": generated.contiguous()}
+    # lm_head.weight is a parameter of its own only when transformers leaves the head untied.
+    for name in ["shared.weight", "lm_head.weight", "decoder.block.1.layer.1.EncDecAttention.v.weight"]:
+        if name in params:
+            golden["grad." + name] = params[name].grad.contiguous()
+    save_file(golden,
               os.path.join(path, "golden.safetensors"))
     manifest["models"]["t5"] = {"class": "T5ForConditionalGeneration"}
 
