@@ -1,19 +1,14 @@
 // compat.h - the only file that knows which libtorch retain is built against:
 // Debian's libtorch 1.13 (CPU, the CI machine) or pip's torch 2.x (CUDA).
-// Differences handled here (see ../shared/spec/cpp-stack.md §1.2): SDPA exists from 2.1,
-// torch::linalg:: is not reachable in 2.x (use the ATen ops), optimizer-state keys changed
-// type, rms_norm is 2.4+. CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets.
+// Handled here: scaled_dot_product_attention exists from 2.1 only (1.13: the explicit formula);
+// torch's rms_norm is 2.4+ only, so both compute it by hand, as Hugging Face does.
+// Known differences for what comes next (cpp-stack.md §1.2): torch::linalg:: is not reachable in
+// 2.x (use the ATen ops torch::linalg_svd / linalg_qr), optimizer-state keys changed type.
+// CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets (src/device.cpp).
 #pragma once
 
 #include <torch/torch.h>
 #include <torch/version.h>
-
-#include <cmath>
-#include <limits>
-#include <sstream>
-#include <string>
-#include <tuple>
-#include <type_traits>
 
 #define RETAIN_TORCH_VERSION (TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR)
 
@@ -49,32 +44,6 @@ inline Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   auto xf = x.to(torch::kFloat);
   auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * y.to(x.scalar_type());
-}
-
-// ---- linear algebra: the ATen ops exist in 1.13 and 2.x; torch::linalg:: does not in 2.x.
-inline std::tuple<Tensor, Tensor, Tensor> svd_thin(const Tensor& a) {
-  return torch::linalg_svd(a, /*full_matrices=*/false, {});
-}
-inline std::tuple<Tensor, Tensor> qr_reduced(const Tensor& a) { return torch::linalg_qr(a, "reduced"); }
-
-// ---- optimizer state: 1.13 keys by the TensorImpl* printed as a string, 2.x by void*.
-namespace detail {
-template <typename Key>
-Key state_key_from_impl(void* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream os;
-    os << impl;
-    return os.str();
-  } else {
-    return static_cast<Key>(impl);
-  }
-}
-}  // namespace detail
-
-inline auto optimizer_state_key(const Tensor& p) {
-  using Map = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>;
-  using Key = std::decay_t<decltype(std::declval<Map&>().begin()->first)>;
-  return detail::state_key_from_impl<Key>(p.unsafeGetTensorImpl());
 }
 
 }  // namespace retain::compat

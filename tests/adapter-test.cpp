@@ -11,40 +11,17 @@
 #include "model/adapter.h"
 #include "model/checkpoint.h"
 #include "model/golden.h"
-#include "test-paths.h"
+#include "test-support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace retain;
 
-std::vector<std::string> fixtures_with(const char* file) {
-  std::vector<std::string> names;
-  for (const auto& name : test::fixture_names()) {
-    if (fs::exists(fs::path(test::fixture_path(name)) / file)) names.push_back(name);
-  }
-  return names;
-}
-
-std::string bytes_of(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return name;
-}
+using test::bytes_of;
+using test::error_of;
+using test::fixtures_with;
+const auto test_name = test::param_name<::testing::TestParamInfo<std::string>>;
 
 // A batch of in-vocabulary inputs for any fixture (ids or pixels from its golden file).
 model::Batch golden_batch(const std::string& name) {

@@ -7,21 +7,14 @@
 #include "io/hf-config.h"
 #include "model/checkpoint.h"
 #include "model/registry.h"
-#include "test-paths.h"
+#include "test-support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using retain::io::HfConfig;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using retain::test::error_of;
 
 TEST(HfConfig, BothRopeLayoutsReadTheSame) {
   auto v5 = HfConfig::parse(R"({"model_type":"llama","rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,

@@ -11,20 +11,11 @@
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
-#include "test-paths.h"
+#include "test-support.h"
 
 namespace {
 
-namespace fs = std::filesystem;
 using namespace retain;
-
-std::vector<std::string> model_fixtures() {
-  std::vector<std::string> names;
-  for (const auto& name : test::fixture_names()) {
-    if (fs::exists(fs::path(test::fixture_path(name)) / "config.json")) names.push_back(name);
-  }
-  return names;
-}
 
 class DeviceParity : public ::testing::TestWithParam<std::string> {
  protected:
@@ -65,12 +56,8 @@ TEST_P(DeviceParity, GpuMatchesCpu) {
   EXPECT_GT(stats.peak_bytes, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, DeviceParity, ::testing::ValuesIn(model_fixtures()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Fixtures, DeviceParity, ::testing::ValuesIn(test::model_fixtures()),
+                         test::param_name<::testing::TestParamInfo<std::string>>);
 
 TEST(Device, ParseNamesAndRefusals) {
   EXPECT_EQ(device::parse("cpu"), torch::Device(torch::kCPU));

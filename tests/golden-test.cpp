@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "model/golden.h"
-#include "test-paths.h"
+#include "test-support.h"
 
 namespace {
 
@@ -23,10 +23,6 @@ TEST_P(Golden, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(retain::test::fixture_names()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return name;
-                         });
+                         retain::test::param_name<::testing::TestParamInfo<std::string>>);
 
 }  // namespace

@@ -9,38 +9,18 @@
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
-#include "test-paths.h"
+#include "test-support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace retain;
 
-// Fixture folders that hold a model (not an adapter).
-std::vector<std::string> model_fixtures() {
-  std::vector<std::string> names;
-  for (const auto& name : test::fixture_names()) {
-    if (fs::exists(fs::path(test::fixture_path(name)) / "config.json")) names.push_back(name);
-  }
-  return names;
-}
-
-std::string bytes_of(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // A prompt of in-vocabulary ids taken from the fixture's golden inputs.
 torch::Tensor prompt_of(const std::string& name, int64_t length) {
   auto golden = io::safetensors_load(test::fixture_path(name) + "/golden.safetensors").tensors;
   auto ids = golden.count("generate.prompt") ? golden.at("generate.prompt") : golden.at("input_ids").narrow(0, 0, 1);
   return ids.narrow(1, 0, std::min(length, ids.size(1))).clone();
-}
-
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return name;
 }
 
 class ModelFixture : public ::testing::TestWithParam<std::string> {
@@ -54,7 +34,7 @@ TEST_P(ModelFixture, SaveReproducesTheCheckpointBytes) {
   model::model_save(*model, out);
   const auto original = fs::path(test::fixture_path(GetParam())) / "model.safetensors";
   ASSERT_TRUE(fs::exists(original));
-  EXPECT_TRUE(bytes_of(original) == bytes_of(fs::path(out) / "model.safetensors"))
+  EXPECT_TRUE(test::bytes_of(original) == test::bytes_of(fs::path(out) / "model.safetensors"))
       << "re-saved weights differ from " << original;
   auto reloaded = model::model_load(out);
   EXPECT_EQ(model::model_parameter_count(*reloaded), model::model_parameter_count(*model));
@@ -118,7 +98,8 @@ TEST_P(ModelFixture, LinearLayersAreTheCheckpointsProjections) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ModelFixture, ::testing::ValuesIn(model_fixtures()), test_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelFixture, ::testing::ValuesIn(test::model_fixtures()),
+                         test::param_name<::testing::TestParamInfo<std::string>>);
 
 // A copy of a fixture with one thing changed, for the error tests below.
 std::string fixture_copy(const std::string& name, const std::string& tag) {
@@ -130,21 +111,12 @@ std::string fixture_copy(const std::string& name, const std::string& tag) {
 }
 
 std::string first_causal_fixture() {
-  for (const auto& name : model_fixtures()) {
+  for (const auto& name : test::model_fixtures()) {
     auto config = io::HfConfig::read(test::fixture_path(name) + "/config.json");
     if (config.model_type() == "llama" || config.model_type() == "qwen2" || config.model_type() == "qwen3" ||
         config.model_type() == "mistral") {
       return name;
     }
-  }
-  return "";
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
   }
   return "";
 }
@@ -160,21 +132,21 @@ TEST(ModelErrors, MissingExtraAndMisshapenTensorsAreNamed) {
   auto without = tensors;
   without.erase(victim);
   io::safetensors_save(missing + "/model.safetensors", without);
-  auto message = error_of([&] { model::model_load(missing); });
+  auto message = test::error_of([&] { model::model_load(missing); });
   EXPECT_NE(message.find("no tensor '" + victim + "'"), std::string::npos) << message;
 
   auto extra = fixture_copy(name, "extra-tensor");
   auto with_extra = tensors;
   with_extra["model.layers.0.mystery.weight"] = torch::zeros({2});
   io::safetensors_save(extra + "/model.safetensors", with_extra);
-  message = error_of([&] { model::model_load(extra); });
+  message = test::error_of([&] { model::model_load(extra); });
   EXPECT_NE(message.find("'model.layers.0.mystery.weight'"), std::string::npos) << message;
 
   auto misshapen = fixture_copy(name, "misshapen-tensor");
   auto resized = tensors;
   resized[victim] = torch::zeros({tensors.at(victim).size(0) + 1});
   io::safetensors_save(misshapen + "/model.safetensors", resized);
-  message = error_of([&] { model::model_load(misshapen); });
+  message = test::error_of([&] { model::model_load(misshapen); });
   EXPECT_NE(message.find("'" + victim + "' has shape"), std::string::npos) << message;
   EXPECT_NE(message.find("config.json"), std::string::npos) << message;
 }

@@ -23,16 +23,14 @@
 #include "error.h"
 #include "io/safetensors-header.h"
 #include "io/safetensors.h"
+#include "test-support.h"
 
 namespace retain::io {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fixture_dir() {
-  const char* dir = std::getenv("RETAIN_FIXTURES");
-  return dir ? dir : RETAIN_SOURCE_DIR "/tests/fixtures/hf";
-}
+fs::path fixture_dir() { return test::fixtures_dir(); }
 
 std::vector<fs::path> fixture_files() {
   std::vector<fs::path> files;

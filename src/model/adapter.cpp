@@ -1,6 +1,7 @@
 #include "model/adapter.h"
 
 #include <functional>
+#include <map>
 
 #include "error.h"
 #include "io/peft.h"
@@ -32,14 +33,14 @@ int for_each_layer_with(Model& model, const std::string& name, const std::functi
 
 void adapter_load(Model& model, const std::string& dir, const std::string& name) {
   auto adapter = io::peft_adapter_read(dir);
+  std::map<std::string, nn::Linear> layers;
+  for (auto& [layer_name, layer] : model.linear_layers()) layers.emplace(layer_name, layer);
   for (auto& [module, weights] : adapter.layers) {
-    nn::Linear layer{nullptr};
-    for (auto& [layer_name, candidate] : model.linear_layers()) {
-      if (layer_name == module) layer = candidate;
-    }
-    if (!layer) {
+    auto it = layers.find(module);
+    if (it == layers.end()) {
       fail("peft", dir, ": module '", module, "' is not a linear layer of the '", model.config().model_type(), "' model");
     }
+    auto& layer = it->second;
     const auto& options = layer->options();
     if (weights.A.size(1) != options.in_features || weights.B.size(0) != options.out_features) {
       fail("peft", dir, ": module '", module, "': lora_A ", weights.A.sizes(), " / lora_B ", weights.B.sizes(),

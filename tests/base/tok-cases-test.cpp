@@ -20,21 +20,14 @@
 
 #include "error.h"
 #include "tok/tokenizer.h"
+#include "../test-support.h"
 
 namespace {
 
 using retain::tok::Tokenizer;
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string cases_path() {
-  return env_or("RETAIN_TOKENIZER_CASES", RETAIN_SOURCE_DIR "/tests/fixtures/tokenizers/cases.json");
-}
-
-std::string tokenizer_dir() { return env_or("RETAIN_TOKENIZER_DIR", RETAIN_BINARY_DIR "/tokenizers"); }
+using retain::test::cases_path;
+using retain::test::tokenizer_dir;
 
 const nlohmann::json& cases() {
   static const nlohmann::json json = [] {
