@@ -1,10 +1,12 @@
 // retain info MODEL_DIR: what a Hugging Face model folder holds, read from config.json and the
 // safetensors headers (the weights are mapped, not read or copied).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
