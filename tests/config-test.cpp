@@ -75,6 +75,16 @@ TEST(HfConfig, UnknownModelTypeAndHeadAreRefusedByName) {
   EXPECT_NE(message.find("LlamaForSequenceClassification"), std::string::npos) << message;
 }
 
+TEST(HfConfig, ImpossibleHeadCountsAreRefusedNotCrashed) {
+  for (const char* heads : {R"("num_attention_heads":0)", R"("num_attention_heads":4,"num_key_value_heads":3)"}) {
+    auto config = HfConfig::parse(std::string(R"({"model_type":"llama","vocab_size":8,"hidden_size":8,)") +
+                                      R"("intermediate_size":8,"num_hidden_layers":1,)" + heads + "}",
+                                  "h/config.json");
+    auto message = error_of([&] { retain::model::model_create(config, torch::TensorOptions()); });
+    EXPECT_NE(message.find("num_key_value_heads"), std::string::npos) << message;
+  }
+}
+
 // Rewrites every fixture whose config uses the transformers-5 layout ("rope_parameters") into the
 // transformers-4 layout (top-level "rope_theta" + "rope_scaling") and checks the logits are equal.
 TEST(HfConfig, Transformers4LayoutLoadsTheSameModel) {

@@ -37,16 +37,16 @@ LlamaOptions llama_options(const io::HfConfig& c) {
   o.num_layers = c.get_int("num_hidden_layers");
   o.num_heads = c.get_int("num_attention_heads");
   o.num_kv_heads = c.get_int("num_key_value_heads", o.num_heads);
+  if (o.num_heads <= 0 || o.num_kv_heads <= 0 || o.num_heads % o.num_kv_heads != 0) {
+    c.refuse("num_key_value_heads", std::to_string(o.num_kv_heads),
+             "a positive divisor of num_attention_heads (" + std::to_string(o.num_heads) + ")");
+  }
   o.head_dim = c.get_int("head_dim", o.hidden_size / o.num_heads);
   o.rms_norm_eps = c.get_double("rms_norm_eps", 1e-6);
   o.rope = c.rope();
   o.rotary_dim = static_cast<int64_t>(o.head_dim * c.get_double("partial_rotary_factor", 1.0));
   o.hidden_act = c.get_string("hidden_act", "silu");
   o.tie_word_embeddings = c.get_bool("tie_word_embeddings", false);
-  if (o.num_heads <= 0 || o.num_kv_heads <= 0 || o.num_heads % o.num_kv_heads != 0) {
-    c.refuse("num_key_value_heads", std::to_string(o.num_kv_heads),
-             "a positive divisor of num_attention_heads (" + std::to_string(o.num_heads) + ")");
-  }
   if (o.rotary_dim <= 0 || o.rotary_dim % 2 != 0 || o.rotary_dim > o.head_dim) {
     c.refuse("partial_rotary_factor", std::to_string(c.get_double("partial_rotary_factor", 1.0)),
              "a factor giving an even rotary dimension <= head_dim");

@@ -26,6 +26,7 @@ struct VitOptions {
 
 // image_size / patch_size may be an int or a square [h, w] pair.
 int64_t square_size(const io::HfConfig& c, const std::string& key) {
+  if (!c.has(key)) return c.get_int(key);  // the error naming the file and the key
   const auto& value = c.json().at(key);
   if (value.is_array() && value.size() == 2 && value[0].is_number_integer() && value[0] == value[1]) {
     return value[0].get<int64_t>();
