@@ -21,15 +21,14 @@ int run_demo(const std::string& fixtures) {
   }
   std::sort(names.begin(), names.end());
   std::printf("retain parity demo: %zu reference checkpoints from %s\n", names.size(), fixtures.c_str());
-  std::printf("(thresholds: logits 1e-4, loss 1e-5, gradients 1e-4 relative, generation identical)\n\n");
+  std::printf("(thresholds: logits %g, loss %g, gradients %g relative, generation identical)\n\n",
+              model::kGoldenLogitsTolerance, model::kGoldenLossTolerance, model::kGoldenGradTolerance);
   std::printf("%-14s %-8s %12s %12s %14s  %s\n", "fixture", "type", "max|dlogit|", "|dloss|", "max grad rel", "greedy generation");
   int failures = 0;
   for (const auto& name : names) {
     auto r = model::golden_compare(fixtures + "/" + name);
-    double grad = -1;
-    for (const auto& entry : r.grad_rel_diff) grad = std::max(grad, entry.second);
-    const bool ok = r.logits_max_abs_diff >= 0 && r.logits_max_abs_diff <= 1e-4 && r.loss_abs_diff <= 1e-5 &&
-                    grad <= 1e-4 && (!r.generation_checked || r.generation_equal);
+    const double grad = r.max_grad_rel_diff();
+    const bool ok = r.matches();
     failures += ok ? 0 : 1;
     char logits[32], loss[32], grads[32];
     std::snprintf(logits, sizeof logits, r.logits_max_abs_diff < 0 ? "-" : "%.2e", r.logits_max_abs_diff);

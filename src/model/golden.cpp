@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -47,6 +48,18 @@ std::string golden_adapter_base(const std::string& fixture_dir) {
     fail("golden", fixture_dir, ": cannot tell the adapter's base model (no MANIFEST.json entry, no base_model_name_or_path)");
   }
   return (parent / fs::path(json["base_model_name_or_path"].get<std::string>()).filename()).string();
+}
+
+double GoldenComparison::max_grad_rel_diff() const {
+  double worst = -1;
+  for (const auto& entry : grad_rel_diff) worst = std::max(worst, entry.second);
+  return worst;
+}
+
+bool GoldenComparison::matches() const {
+  return logits_max_abs_diff >= 0 && logits_max_abs_diff <= kGoldenLogitsTolerance &&
+         loss_abs_diff <= kGoldenLossTolerance && max_grad_rel_diff() <= kGoldenGradTolerance &&
+         (!generation_checked || generation_equal);
 }
 
 GoldenComparison golden_compare(const std::string& fixture_dir) {

@@ -9,6 +9,11 @@
 
 namespace retain::model {
 
+// The parity thresholds (float32): logits absolute, loss absolute, gradients relative.
+constexpr double kGoldenLogitsTolerance = 1e-4;
+constexpr double kGoldenLossTolerance = 1e-5;
+constexpr double kGoldenGradTolerance = 1e-4;
+
 struct GoldenComparison {
   std::string fixture;                // folder name, e.g. "llama"
   std::string model_type;
@@ -18,6 +23,10 @@ struct GoldenComparison {
   bool generation_checked = false;
   bool generation_equal = false;
   std::vector<int64_t> generated, expected;
+
+  double max_grad_rel_diff() const;  // -1 when no gradient was compared
+  // Every compared quantity within the thresholds above, and the generation identical.
+  bool matches() const;
 };
 
 // Runs the fixture's golden inputs through retain in float32 on the CPU. An adapter fixture
