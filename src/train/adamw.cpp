@@ -1,0 +1,106 @@
+// adamw.cpp - see adamw.h. The update follows torch/optim/adamw.py (_single_tensor_adamw) line by line.
+#include "train/adamw.h"
+
+#include <cmath>
+
+#include "error.h"
+
+namespace retain::train {
+
+AdamW::AdamW(std::vector<method::ParamGroup> groups, AdamWOptions options)
+    : groups_(std::move(groups)), options_(options) {}
+
+void AdamW::zero_grad() {
+  for (auto& group : groups_) {
+    for (auto& p : group.params) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+    }
+  }
+}
+
+void AdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  for (auto& group : groups_) {
+    const double group_lr = lr * group.lr_scale;
+    for (size_t i = 0; i < group.params.size(); ++i) {
+      auto& p = group.params[i];
+      if (!p.grad().defined()) continue;
+      const auto grad = p.grad();
+      auto& m = state_[group.names[i]];
+      if (!m.exp_avg.defined()) {
+        m.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+        m.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+      }
+      m.step += 1;
+      p.mul_(1 - group_lr * group.weight_decay);
+      m.exp_avg.lerp_(grad, 1 - b1);
+      m.exp_avg_sq.mul_(b2).addcmul_(grad, grad, 1 - b2);
+      const double bias_correction1 = 1 - std::pow(b1, m.step);
+      const double bias_correction2 = 1 - std::pow(b2, m.step);
+      const double step_size = group_lr / bias_correction1;
+      auto denom = (m.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
+      p.addcdiv_(m.exp_avg, denom, -step_size);
+    }
+  }
+}
+
+io::TensorMap AdamW::state() const {
+  io::TensorMap out;
+  for (const auto& [name, m] : state_) {
+    out.emplace("exp_avg." + name, m.exp_avg.detach().cpu().contiguous());
+    out.emplace("exp_avg_sq." + name, m.exp_avg_sq.detach().cpu().contiguous());
+    out.emplace("step." + name, torch::tensor(m.step, torch::kFloat64));
+  }
+  return out;
+}
+
+void AdamW::load_state(const io::TensorMap& tensors, const std::string& source) {
+  state_.clear();
+  for (const auto& group : groups_) {
+    for (size_t i = 0; i < group.params.size(); ++i) {
+      const auto& name = group.names[i];
+      auto step = tensors.find("step." + name);
+      if (step == tensors.end()) continue;  // never updated yet
+      const auto& p = group.params[i];
+      Moments m;
+      m.step = step->second.item<double>();
+      for (auto [key, target] : {std::pair<const char*, torch::Tensor*>{"exp_avg.", &m.exp_avg},
+                                  std::pair<const char*, torch::Tensor*>{"exp_avg_sq.", &m.exp_avg_sq}}) {
+        auto it = tensors.find(key + name);
+        if (it == tensors.end()) fail("checkpoint", source, ": optimizer state lacks '", key, name, "'");
+        if (it->second.sizes() != p.sizes()) {
+          fail("checkpoint", source, ": optimizer state '", key, name, "' has the wrong shape");
+        }
+        *target = it->second.to(p.options()).clone();
+      }
+      state_.emplace(name, std::move(m));
+    }
+  }
+}
+
+double clip_grad_norm(const std::vector<method::ParamGroup>& groups, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  for (const auto& group : groups) {
+    for (const auto& p : group.params) {
+      if (p.grad().defined()) norms.push_back(p.grad().detach().to(torch::kFloat).norm());
+    }
+  }
+  if (norms.empty()) return 0;
+  const double total = torch::stack(norms).norm().item<double>();
+  if (max_norm > 0) {
+    // torch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1.
+    const double coef = std::min(1.0, max_norm / (total + 1e-6));
+    if (coef < 1) {
+      for (const auto& group : groups) {
+        for (const auto& p : group.params) {
+          if (p.grad().defined()) p.grad().mul_(coef);
+        }
+      }
+    }
+  }
+  return total;
+}
+
+}  // namespace retain::train

@@ -1,0 +1,150 @@
+// evaluator.cpp - see evaluator.h.
+#include "train/evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.h"
+#include "eval/scorers.h"
+#include "model/generate.h"
+
+namespace retain::train {
+
+namespace {
+constexpr size_t kSamples = 3;
+}
+
+Evaluator::Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device)
+    : model_(model), tokenizer_(tokenizer), options_(options), device_(device), special_(special_tokens(model)) {}
+
+TaskScore Evaluator::score(const data::TaskData& task, const std::vector<int64_t>& allowed_classes) {
+  torch::NoGradGuard no_grad;
+  model_.eval();
+  TaskScore result;
+  const auto& kind = task.config.kind;
+  if (kind == "image-classification") {
+    result = score_images(task, allowed_classes);
+  } else if (kind == "text") {
+    const auto& docs = task.test.text.empty() ? task.valid.text : task.test.text;
+    result.score = perplexity(docs, 0);
+    result.examples = static_cast<int64_t>(docs.size());
+  } else {
+    result = score_generation(task);
+  }
+  model_.train();
+  return result;
+}
+
+TaskScore Evaluator::score_generation(const data::TaskData& task) {
+  TaskScore result;
+  const auto& examples = task.test.text;
+  const int64_t max_new = task.config.max_new_tokens > 0 ? task.config.max_new_tokens : options_.max_new_tokens;
+  const int64_t prompt_room = std::max<int64_t>(1, options_.max_length - max_new);
+  double total = 0;
+  for (size_t begin = 0; begin < examples.size(); begin += options_.batch_size) {
+    const auto end = std::min(examples.size(), begin + static_cast<size_t>(options_.batch_size));
+    std::vector<std::vector<int32_t>> prompts;
+    int64_t length = 0;
+    for (size_t i = begin; i < end; ++i) {
+      auto ids = tokenizer_->encode(examples[i].prompt, true);
+      if (static_cast<int64_t>(ids.size()) > prompt_room) ids.erase(ids.begin(), ids.end() - prompt_room);
+      length = std::max<int64_t>(length, ids.size());
+      prompts.push_back(std::move(ids));
+    }
+    // Left padding, so every row's answer starts at the same position.
+    const auto n = static_cast<int64_t>(prompts.size());
+    auto ids = torch::full({n, length}, special_.pad, torch::kLong);
+    auto mask = torch::zeros({n, length}, torch::kLong);
+    for (int64_t row = 0; row < n; ++row) {
+      const auto offset = length - static_cast<int64_t>(prompts[row].size());
+      for (size_t j = 0; j < prompts[row].size(); ++j) {
+        ids[row][offset + j] = prompts[row][j];
+        mask[row][offset + j] = 1;
+      }
+    }
+    model::GenerateOptions generate;
+    generate.max_new_tokens = max_new;
+    generate.eos_token_ids = special_.eos;
+    generate.pad_token_id = special_.pad;
+    auto out = model::generate_greedy(model_, ids.to(device_), mask.to(device_), generate).cpu();
+    for (int64_t row = 0; row < n; ++row) {
+      std::vector<int32_t> answer;
+      for (int64_t j = length; j < out.size(1); ++j) {
+        const auto id = out[row][j].item<int64_t>();
+        if (std::find(special_.eos.begin(), special_.eos.end(), id) != special_.eos.end()) break;
+        answer.push_back(static_cast<int32_t>(id));
+      }
+      const auto& example = examples[begin + row];
+      const auto text = tokenizer_->decode(answer, true);
+      total += eval::score(task.config.metric, text, example.target);
+      if (result.samples.size() < kSamples) result.samples.push_back({example.prompt, text, example.target});
+    }
+  }
+  result.examples = static_cast<int64_t>(examples.size());
+  result.score = examples.empty() ? 0 : 100.0 * total / static_cast<double>(examples.size());
+  return result;
+}
+
+TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<int64_t>& allowed_classes) {
+  TaskScore result;
+  const auto& images = task.test.images;
+  const auto size = model_.config().get_int("image_size");
+  const auto channels = model_.config().get_int("num_channels", 3);
+  torch::Tensor blocked;  // -inf on the classes the prediction may not take
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < images.size(); begin += options_.batch_size) {
+    const auto end = std::min<int64_t>(images.size(), begin + options_.batch_size);
+    std::vector<ImageRef> items;
+    for (int64_t i = begin; i < end; ++i) items.push_back({&images, i});
+    auto batch = image_batch(items, channels, size);
+    auto labels = batch.labels;
+    batch.labels = torch::Tensor();
+    batch.pixel_values = batch.pixel_values.to(device_);
+    auto logits = model_.forward(batch).logits.to(torch::kFloat).cpu();
+    if (!allowed_classes.empty()) {
+      if (!blocked.defined()) {
+        blocked = torch::full({logits.size(1)}, -std::numeric_limits<float>::infinity());
+        for (auto c : allowed_classes) {
+          if (c < 0 || c >= logits.size(1)) {
+            fail("eval", "task '", task.config.name, "': class ", c, " is outside the model's ", logits.size(1), " labels");
+          }
+          blocked[c] = 0;
+        }
+      }
+      logits = logits + blocked;
+    }
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+  }
+  result.examples = images.size();
+  result.score = images.size() == 0 ? 0 : 100.0 * static_cast<double>(correct) / static_cast<double>(images.size());
+  return result;
+}
+
+double Evaluator::perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens) {
+  torch::NoGradGuard no_grad;
+  model_.eval();
+  auto blocks = tokenize_packed(*tokenizer_, documents, special_, options_.max_length);
+  double nll = 0;
+  int64_t tokens = 0;
+  for (size_t begin = 0; begin < blocks.size(); begin += options_.batch_size) {
+    if (max_tokens > 0 && tokens >= max_tokens) break;
+    const auto end = std::min(blocks.size(), begin + static_cast<size_t>(options_.batch_size));
+    std::vector<const TokenizedExample*> rows;
+    int64_t predicted = 0;
+    for (size_t i = begin; i < end; ++i) {
+      rows.push_back(&blocks[i]);
+      predicted += static_cast<int64_t>(blocks[i].ids.size()) - 1;
+    }
+    auto batch = causal_batch(rows, special_.pad);
+    batch.input_ids = batch.input_ids.to(device_);
+    batch.attention_mask = batch.attention_mask.to(device_);
+    batch.labels = batch.labels.to(device_);
+    nll += model_.forward(batch).loss.item<double>() * static_cast<double>(predicted);
+    tokens += predicted;
+  }
+  model_.train();
+  if (tokens == 0) fail("eval", "perplexity: the text has fewer than 2 tokens");
+  return std::exp(nll / static_cast<double>(tokens));
+}
+
+}  // namespace retain::train

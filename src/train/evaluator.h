@@ -1,0 +1,50 @@
+// evaluator.h - scores a model on a task's test split (DESIGN.md §5: after every task, every task
+// seen so far). Generation and text-classification tasks are scored on the greedy answer after the
+// prompt (exact match, accuracy or ROUGE-L, 0..100); image tasks by accuracy over the allowed
+// classes (class-incremental: the classes seen so far); text tasks by perplexity (lower is better).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "data/task-data.h"
+#include "model/model.h"
+#include "tok/tokenizer.h"
+#include "train/batches.h"
+
+namespace retain::train {
+
+struct EvalOptions {
+  int64_t batch_size = 16;
+  int64_t max_new_tokens = 32;
+  int64_t max_length = 256;
+};
+
+struct TaskScore {
+  double score = 0;
+  int64_t examples = 0;
+  std::vector<std::vector<std::string>> samples;  // the first few [prompt, answer, reference]
+};
+
+class Evaluator {
+ public:
+  Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device);
+
+  // `allowed_classes` (image tasks): the labels the prediction may take; empty = all of the head.
+  TaskScore score(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
+  // exp(mean next-token loss) over `documents` packed into max_length blocks, at most `max_tokens` tokens.
+  double perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens);
+
+ private:
+  TaskScore score_generation(const data::TaskData& task);
+  TaskScore score_images(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
+  model::Model& model_;
+  const tok::Tokenizer* tokenizer_;
+  EvalOptions options_;
+  torch::Device device_;
+  SpecialTokens special_;
+};
+
+}  // namespace retain::train

@@ -1,0 +1,503 @@
+// The data layer: JSONL and IDX readers name the file and line of the first bad record; task files
+// load, shuffle and cap the same way on every run; each `retain data prepare` builder (when its Debian
+// source is installed) writes the same bytes twice, the tasks its manifest promises, and splits that
+// share no example.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/stream-config.h"
+#include "data/idx.h"
+#include "data/jsonl.h"
+#include "data/prepare.h"
+#include "data/shuffle.h"
+#include "data/task-data.h"
+#include "data/text-file.h"
+#include "error.h"
+
+namespace retain::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the system temp folder, removed with the object.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "retain-data-test-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+void write(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile file = gzopen(path.c_str(), "wb");
+  gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(file);
+}
+
+std::string read(const std::string& path) { return file_read(path); }
+
+// Runs `body`, which must throw a retain::Error holding every one of `parts`.
+template <typename Body>
+void expect_error(Body body, std::initializer_list<std::string> parts) {
+  try {
+    body();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("[data] ", 0), 0u) << message;
+    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+  }
+}
+
+std::string be32(uint32_t n) {
+  return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+}
+
+// An IDX images file of `labels.size()` images of rows x cols whose pixels are (image*7 + pixel) % 256.
+std::string idx_images(size_t count, uint32_t rows, uint32_t cols) {
+  std::string bytes = be32(2051) + be32(static_cast<uint32_t>(count)) + be32(rows) + be32(cols);
+  for (size_t i = 0; i < count; ++i) {
+    for (uint32_t p = 0; p < rows * cols; ++p) bytes += static_cast<char>((i * 7 + p) % 256);
+  }
+  return bytes;
+}
+
+std::string idx_labels(const std::vector<uint8_t>& labels) {
+  return be32(2049) + be32(static_cast<uint32_t>(labels.size())) + std::string(labels.begin(), labels.end());
+}
+
+// ---------------------------------------------------------------- JSONL
+
+TEST(DataJsonl, ReadsFieldsAndSkipsBlankLines) {
+  TempDir dir;
+  write(dir / "a.jsonl", "{\"input\": \"1+1\", \"output\": \"2\", \"extra\": 3}\n\n  \r\n{\"output\": \"b\", \"input\": \"a\"}");
+  const auto records = jsonl_read(dir / "a.jsonl", {"input", "output"});
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].values, (std::vector<std::string>{"1+1", "2"}));
+  EXPECT_EQ(records[1].line, 4);
+  EXPECT_EQ(records[1].values, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(DataJsonl, BadLineNamesFileLineAndField) {
+  TempDir dir;
+  const std::string path = dir / "bad.jsonl";
+  const std::string good = "{\"text\": \"t\", \"label\": \"x\"}\n";
+  const std::vector<std::string> fields = {"text", "label"};
+  write(path, good + "\n" + "{\"text\": \"t\"}\n");
+  expect_error([&] { jsonl_read(path, fields); }, {path + ":3: ", "missing the field \"label\""});
+  write(path, good + "{\"text\": \"t\", \"label\": 4}\n");
+  expect_error([&] { jsonl_read(path, fields); }, {path + ":2: ", "field \"label\" must be a string, got number"});
+  write(path, good + good + "{\"text\": \"t\", \n");
+  expect_error([&] { jsonl_read(path, fields); }, {path + ":3: ", "not valid JSON"});
+  write(path, "[\"text\", \"label\"]\n");
+  expect_error([&] { jsonl_read(path, fields); }, {path + ":1: ", "expected a JSON object, got array"});
+  write(path, "\n\n");
+  expect_error([&] { jsonl_read(path, fields); }, {path + ": ", "empty"});
+  expect_error([&] { jsonl_read(dir / "missing.jsonl", fields); }, {"missing.jsonl: cannot open the file"});
+}
+
+// ---------------------------------------------------------------- shuffle
+
+TEST(DataShuffle, SameOrderOnEveryPlatform) {
+  // std::mt19937_64 is specified exactly and the draw is written out, so this order is fixed.
+  std::vector<int> items = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  seeded_shuffle(items, 42);
+  EXPECT_EQ(items, (std::vector<int>{1, 7, 9, 0, 3, 8, 4, 2, 5, 6}));
+  std::vector<int> again = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  seeded_shuffle(again, 43);
+  EXPECT_NE(items, again);
+  std::sort(again.begin(), again.end());
+  EXPECT_EQ(again, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(DataShuffle, UniformBelowCoversTheRangeEvenly) {
+  std::mt19937_64 rng(7);
+  std::vector<int> counts(6, 0);
+  for (int i = 0; i < 60000; ++i) ++counts[uniform_below(rng, 6)];
+  for (int count : counts) EXPECT_NEAR(count, 10000, 400);
+}
+
+// ---------------------------------------------------------------- IDX
+
+TEST(DataIdx, RoundTripGzipAndPlain) {
+  TempDir dir;
+  const std::vector<uint8_t> labels = {3, 0, 9};
+  for (const bool gz : {false, true}) {
+    const std::string images_path = dir / (gz ? "i.gz" : "i"), labels_path = dir / (gz ? "l.gz" : "l");
+    (gz ? write_gz : write)(images_path, idx_images(3, 2, 5));
+    (gz ? write_gz : write)(labels_path, idx_labels(labels));
+    const ImageExamples images = idx_load(images_path, labels_path);
+    EXPECT_EQ(images.rows, 2);
+    EXPECT_EQ(images.cols, 5);
+    EXPECT_EQ(images.labels, (std::vector<int64_t>{3, 0, 9}));
+    ASSERT_EQ(images.pixels.size(), 30u);
+    for (size_t i = 0; i < 3; ++i) {
+      for (size_t p = 0; p < 10; ++p) EXPECT_EQ(images.pixels[i * 10 + p], (i * 7 + p) % 256);
+    }
+  }
+}
+
+TEST(DataIdx, DamagedFilesAreNamedErrors) {
+  TempDir dir;
+  const std::string images = dir / "images", labels = dir / "labels";
+  write(labels, idx_labels({1, 2, 3}));
+  const std::string whole = idx_images(3, 4, 4);
+  write(images, whole.substr(0, whole.size() - 5));
+  expect_error([&] { idx_load(images, labels); }, {images + ": truncated", "3 images of 4x4"});
+  write(images, whole.substr(0, 10));
+  expect_error([&] { idx_load(images, labels); }, {images + ": truncated IDX header"});
+  write(images, whole + "xx");
+  expect_error([&] { idx_load(images, labels); }, {images + ": 2 bytes after the end"});
+  write(images, idx_labels(std::vector<uint8_t>(20, 1)));
+  expect_error([&] { idx_load(images, labels); }, {images + ": magic number 2049", "expected 2051"});
+  write(images, whole);
+  write(labels, idx_labels({1, 2}));
+  expect_error([&] { idx_load(images, labels); }, {labels + ": 2 labels for the 3 images"});
+  // A gzip stream cut short.
+  const std::string gz = dir / "images.gz";
+  write_gz(gz, idx_images(200, 28, 28));
+  const std::string compressed = read(gz);
+  write(gz, compressed.substr(0, compressed.size() / 2));
+  write(labels, idx_labels(std::vector<uint8_t>(200, 1)));
+  expect_error([&] { idx_load(gz, labels); }, {gz + ": corrupt or truncated gzip data"});
+}
+
+// ---------------------------------------------------------------- task files
+
+config::TaskConfig generation_task(const TempDir& dir, int examples) {
+  std::string lines;
+  for (int i = 0; i < examples; ++i) {
+    lines += "{\"input\": \"q" + std::to_string(i) + "\", \"output\": \" a" + std::to_string(i) + "\"}\n";
+  }
+  write(dir / "train.jsonl", lines);
+  write(dir / "test.jsonl", lines);
+  config::TaskConfig task;
+  task.name = "gen";
+  task.kind = "generation";
+  task.train = dir / "train.jsonl";
+  task.test = dir / "test.jsonl";
+  task.template_ = "Q: {input} ({input})\nA:";
+  return task;
+}
+
+TEST(DataTaskData, GenerationShufflesWithTheSeedAndCaps) {
+  TempDir dir;
+  auto task = generation_task(dir, 50);
+  const TaskData a = task_data_load(task, 1), b = task_data_load(task, 1), c = task_data_load(task, 2);
+  ASSERT_EQ(a.train.size(), 50);
+  std::vector<std::string> order_a, order_b, order_c;
+  for (const auto& e : a.train.text) order_a.push_back(e.target);
+  for (const auto& e : b.train.text) order_b.push_back(e.target);
+  for (const auto& e : c.train.text) order_c.push_back(e.target);
+  EXPECT_EQ(order_a, order_b);
+  EXPECT_NE(order_a, order_c);
+  for (const auto& e : a.train.text) {
+    const std::string n = e.target.substr(2);
+    EXPECT_EQ(e.prompt, "Q: q" + n + " (q" + n + ")\nA:");
+  }
+  task.max_train = 10;
+  task.max_test = 5;
+  const TaskData capped = task_data_load(task, 1);
+  ASSERT_EQ(capped.train.size(), 10);
+  EXPECT_EQ(capped.test.size(), 5);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(capped.train.text[i].target, order_a[i]);  // the first N after the shuffle
+}
+
+TEST(DataTaskData, ClassificationLabelsComeFromTrain) {
+  TempDir dir;
+  write(dir / "train.jsonl", "{\"text\": \"a\", \"label\": \" pos\"}\n{\"text\": \"b\", \"label\": \" neg\"}\n"
+                             "{\"text\": \"c\", \"label\": \" pos\"}\n");
+  write(dir / "test.jsonl", "{\"text\": \"d\", \"label\": \" neg\"}\n");
+  config::TaskConfig task;
+  task.name = "cls";
+  task.kind = "text-classification";
+  task.train = dir / "train.jsonl";
+  task.test = dir / "test.jsonl";
+  task.template_ = "Text: {text}\nLabel:";
+  const TaskData data = task_data_load(task, 0);
+  EXPECT_EQ(data.labels, (std::vector<std::string>{" neg", " pos"}));
+  EXPECT_EQ(data.test.text.at(0).prompt, "Text: d\nLabel:");
+  EXPECT_EQ(data.test.text.at(0).target, " neg");
+  write(dir / "test.jsonl", "{\"text\": \"d\", \"label\": \" neg\"}\n{\"text\": \"e\", \"label\": \" other\"}\n");
+  expect_error([&] { task_data_load(task, 0); }, {task.test + ":2: ", "\" other\"", "does not occur"});
+  task.template_ = "no placeholder";
+  expect_error([&] { task_data_load(task, 0); }, {"'cls'", "{text}"});
+}
+
+TEST(DataTaskData, ImagesKeepOnlyTheTaskClasses) {
+  TempDir dir;
+  std::vector<uint8_t> labels;
+  for (int i = 0; i < 40; ++i) labels.push_back(static_cast<uint8_t>(i % 5));
+  write_gz(dir / "train-images.gz", idx_images(40, 3, 3));
+  write_gz(dir / "train-labels.gz", idx_labels(labels));
+  config::TaskConfig task;
+  task.name = "img";
+  task.kind = "image-classification";
+  task.train = task.test = dir / "train-images.gz";
+  task.train_labels = task.test_labels = dir / "train-labels.gz";
+  task.classes = {1, 3};
+  const TaskData data = task_data_load(task, 5);
+  ASSERT_EQ(data.train.size(), 16);
+  EXPECT_EQ(data.train.images.pixels.size(), 16u * 9);
+  for (int64_t i = 0; i < data.train.size(); ++i) {
+    const int64_t label = data.train.images.labels[i];
+    EXPECT_TRUE(label == 1 || label == 3);
+    // The pixels moved with their label: image k starts with (k*7) % 256 and k % 5 == label.
+    const int first = data.train.images.pixels[static_cast<size_t>(i * 9)];
+    int source = -1;
+    for (int k = 0; k < 40; ++k) {
+      if ((k * 7) % 256 == first) source = k;
+    }
+    EXPECT_EQ(source % 5, label);
+  }
+  task.max_train = 4;
+  EXPECT_EQ(task_data_load(task, 5).train.size(), 4);
+  task.classes = {1, 7};
+  expect_error([&] { task_data_load(task, 5); }, {"train-labels.gz: class 7 of task 'img' has no examples"});
+}
+
+TEST(DataTaskData, TextDocumentsAreParagraphs) {
+  TempDir dir;
+  write(dir / "corpus.txt", "first line\nsecond line\n\n  \nthird\r\n\r\nfourth\n");
+  config::TaskConfig task;
+  task.name = "lm";
+  task.kind = "text";
+  task.train = dir / "corpus.txt";
+  const TaskData data = task_data_load(task, 0);
+  std::set<std::string> docs;
+  for (const auto& e : data.train.text) {
+    EXPECT_EQ(e.prompt, "");
+    docs.insert(e.target);
+  }
+  EXPECT_EQ(docs, (std::set<std::string>{"first line\nsecond line", "third", "fourth"}));
+  write(dir / "corpus.txt", "ok\n\nbad \xff byte\n");
+  expect_error([&] { task_data_load(task, 0); }, {task.train + ":3: not valid UTF-8"});
+}
+
+TEST(DataTaskData, StreamLoadsEveryTaskAndStopsAtTheFirstBadFile) {
+  TempDir dir;
+  config::StreamConfig stream;
+  stream.tasks.push_back(generation_task(dir, 3));
+  EXPECT_EQ(stream_data_load(stream).size(), 1u);
+  stream.tasks.push_back(stream.tasks.front());
+  stream.tasks.back().name = "second";
+  stream.tasks.back().test = dir / "missing.jsonl";
+  expect_error([&] { stream_data_load(stream); }, {"missing.jsonl: cannot open the file"});
+}
+
+// ---------------------------------------------------------------- builders
+
+// Why a builder cannot run here, or "".
+std::string missing_packages(const std::string& builder) {
+  for (const auto& info : builder_list()) {
+    if (info.name != builder) continue;
+    std::string missing;
+    for (const auto& package : info.packages) {
+      if (debian_package_version(package).empty()) missing += " " + package;
+    }
+    return missing.empty() ? "" : "Debian package(s) not installed (scripts/setup.sh installs them):" + missing;
+  }
+  return "no builder " + builder;
+}
+
+std::map<std::string, std::string> folder_bytes(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.is_regular_file()) files[fs::relative(entry.path(), root).string()] = read(entry.path().string());
+  }
+  return files;
+}
+
+// Reads tasks.toml as the stream-file parser does (with a [model] added) and loads every task.
+std::vector<TaskData> load_prepared(const std::string& dir) {
+  const std::string stream = "[model]\npath = \"model\"\n" + read(dir + "/tasks.toml");
+  const auto config = config::stream_config_parse(stream, dir + "/tasks.toml", dir);
+  return stream_data_load(config);
+}
+
+struct Prepared {
+  nlohmann::json manifest;
+  std::vector<TaskData> tasks;
+  double seconds = 0;
+};
+
+// Builds `name` twice with the same options and expects the same bytes; returns the first.
+Prepared prepare_twice(const std::string& name, PrepareOptions options, const TempDir& dir) {
+  Prepared prepared;
+  const auto start = std::chrono::steady_clock::now();
+  options.out = dir / "a";
+  const auto summary = prepare(name, options);
+  prepared.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[ timing   ] %s: %.2f s\n", name.c_str(), prepared.seconds);
+  options.out = dir / "b";
+  prepare(name, options);
+  const auto a = folder_bytes(dir / "a"), b = folder_bytes(dir / "b");
+  EXPECT_TRUE(a == b) << name << ": two runs with the same seed differ";
+  EXPECT_EQ(a.count("tasks.toml"), 1u);
+  EXPECT_EQ(summary.out, dir / "a");
+  prepared.manifest = nlohmann::json::parse(a.at("manifest.json"));
+  EXPECT_EQ(prepared.manifest["builder"], name);
+  EXPECT_EQ(prepared.manifest["seed"], options.seed);
+  EXPECT_EQ(prepared.manifest["tasks"].size(), summary.tasks.size());
+  prepared.tasks = load_prepared(dir / "a");
+  EXPECT_EQ(prepared.tasks.size(), summary.tasks.size());
+  for (size_t t = 0; t < std::min(prepared.tasks.size(), summary.tasks.size()); ++t) {
+    EXPECT_EQ(prepared.tasks[t].config.name, summary.tasks[t].name);
+    EXPECT_EQ(prepared.tasks[t].train.size(), summary.tasks[t].train) << summary.tasks[t].name;
+    EXPECT_EQ(prepared.tasks[t].valid.size(), summary.tasks[t].valid) << summary.tasks[t].name;
+    EXPECT_EQ(prepared.tasks[t].test.size(), summary.tasks[t].test) << summary.tasks[t].name;
+    EXPECT_EQ(prepared.manifest["tasks"][t]["counts"]["train"], summary.tasks[t].train);
+  }
+  return prepared;
+}
+
+// No prompt (or text document) of one split appears in another.
+void expect_disjoint(const TaskData& task) {
+  std::set<std::string> train;
+  for (const auto& e : task.train.text) train.insert(e.prompt + "\x1f" + e.target);
+  for (const auto* split : {&task.valid, &task.test}) {
+    for (const auto& e : split->text) {
+      EXPECT_EQ(train.count(e.prompt + "\x1f" + e.target), 0u) << task.config.name << ": " << e.prompt << e.target;
+    }
+  }
+  std::set<std::string> test;
+  for (const auto& e : task.test.text) test.insert(e.prompt);
+  for (const auto& e : task.valid.text) EXPECT_EQ(test.count(e.prompt), 0u) << task.config.name << ": " << e.prompt;
+}
+
+TEST(DataPrepare, SplitFashionMnist) {
+  if (const auto why = missing_packages("split-fashion-mnist"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.max_train = 300;
+  options.max_test = 100;
+  const auto prepared = prepare_twice("split-fashion-mnist", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 5u);
+  for (int64_t t = 0; t < 5; ++t) {
+    const auto& task = prepared.tasks[static_cast<size_t>(t)];
+    EXPECT_EQ(task.config.classes, (std::vector<int64_t>{2 * t, 2 * t + 1}));
+    EXPECT_EQ(task.train.size(), 300);
+    EXPECT_EQ(task.test.size(), 100);
+    EXPECT_EQ(task.train.images.rows, 28);
+    for (int64_t label : task.train.images.labels) EXPECT_TRUE(label == 2 * t || label == 2 * t + 1);
+  }
+  EXPECT_EQ(prepared.manifest["tasks"][0]["classes"], nlohmann::json({"T-shirt/top", "Trouser"}));
+  EXPECT_EQ(prepared.manifest["tasks"][4]["classes"], nlohmann::json({"Bag", "Ankle boot"}));
+  EXPECT_EQ(prepared.manifest["packages"][0]["name"], "dataset-fashion-mnist");
+  EXPECT_EQ(debian_package_version("retain-no-such-package"), "");
+  EXPECT_FALSE(prepared.manifest["packages"][0]["version"].get<std::string>().empty());
+}
+
+TEST(DataPrepare, WordnetSupersense) {
+  if (const auto why = missing_packages("wordnet-supersense"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.seed = 3;
+  options.max_train = 40;
+  options.max_test = 20;
+  const auto prepared = prepare_twice("wordnet-supersense", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 6u);
+  std::set<std::string> all_labels;
+  for (const auto& task : prepared.tasks) {
+    EXPECT_EQ(task.labels.size(), 4u) << task.config.name;
+    EXPECT_EQ(task.train.size(), 40);  // 10 per class
+    EXPECT_EQ(task.valid.size(), 8);   // half of max_test: 2 per class
+    EXPECT_EQ(task.test.size(), 20);
+    std::map<std::string, int> per_class;
+    for (const auto& e : task.test.text) ++per_class[e.target];
+    for (const auto& [label, count] : per_class) EXPECT_EQ(count, 5) << label;
+    all_labels.insert(task.labels.begin(), task.labels.end());
+    expect_disjoint(task);
+  }
+  EXPECT_EQ(all_labels.size(), 24u);
+  EXPECT_EQ(all_labels.count(" person"), 1u);
+  EXPECT_EQ(all_labels.count(" Tops"), 0u);
+  EXPECT_EQ(all_labels.count(" motive"), 0u);
+  EXPECT_EQ(prepared.tasks[0].train.text[0].prompt.rfind("Gloss: ", 0), 0u);
+}
+
+TEST(DataPrepare, Instructions) {
+  if (const auto why = missing_packages("instructions"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.max_train = 30;
+  options.max_test = 10;
+  const auto prepared = prepare_twice("instructions", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 5u);
+  for (const auto& task : prepared.tasks) {
+    EXPECT_EQ(task.train.size(), 30) << task.config.name;
+    EXPECT_EQ(task.valid.size(), 5) << task.config.name;
+    EXPECT_EQ(task.test.size(), 10) << task.config.name;
+    EXPECT_GE(prepared.manifest["available"][task.config.name].get<int64_t>(), 1300) << task.config.name;
+    for (const auto& e : task.train.text) {
+      EXPECT_EQ(e.target.front(), ' ') << task.config.name;
+      EXPECT_EQ(e.prompt.find('<'), std::string::npos) << task.config.name << ": markup left in " << e.prompt;
+    }
+    expect_disjoint(task);
+  }
+}
+
+TEST(DataPrepare, GeneralText) {
+  if (const auto why = missing_packages("general-text"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.max_bytes = 200'000;
+  const auto prepared = prepare_twice("general-text", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 1u);
+  const auto& task = prepared.tasks[0];
+  EXPECT_EQ(task.config.kind, "text");
+  const auto bytes = fs::file_size(dir.path / "a/train.txt") + fs::file_size(dir.path / "a/heldout.txt");
+  EXPECT_LE(bytes, 200'000u);
+  EXPECT_GE(bytes, 150'000u);
+  const double heldout = static_cast<double>(task.valid.size()) / static_cast<double>(task.train.size() + task.valid.size());
+  EXPECT_NEAR(heldout, 0.05, 0.01);
+  expect_disjoint(task);
+  for (const char* source : {"kjv", "wordnet", "fortunes", "acronyms"}) {
+    EXPECT_GT(prepared.manifest["paragraphs"][source].get<int64_t>(), 0) << source;
+  }
+}
+
+TEST(DataPrepare, FolderIsWrittenWholeOrNotAtAll) {
+  if (const auto why = missing_packages("split-fashion-mnist"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.out = dir / "out";
+  fs::create_directories(options.out);
+  write(dir / "out/keep.txt", "mine");
+  expect_error([&] { prepare("split-fashion-mnist", options); }, {"out: exists and is not empty", "--force"});
+  EXPECT_EQ(read(dir / "out/keep.txt"), "mine");
+  expect_error([&] { prepare("no-such-builder", options); }, {"no builder named 'no-such-builder'", "instructions"});
+  options.max_train = -1;
+  options.force = true;
+  expect_error([&] { prepare("split-fashion-mnist", options); }, {"--max-train -1"});
+  EXPECT_EQ(read(dir / "out/keep.txt"), "mine");
+  options.max_train = 0;
+  prepare("split-fashion-mnist", options);
+  EXPECT_FALSE(fs::exists(dir / "out/keep.txt"));
+  EXPECT_TRUE(fs::exists(dir / "out/manifest.json"));
+  // Nothing but the folder itself is left beside it (no DIR.tmp-*, no DIR.old-*).
+  size_t entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path)) entries += entry.path().filename() == "out" ? 0 : 1;
+  EXPECT_EQ(entries, 0u);
+}
+
+}  // namespace
+}  // namespace retain::data
