@@ -25,7 +25,8 @@ TaskScore Evaluator::score(const data::TaskData& task, const std::vector<int64_t
   if (kind == "image-classification") {
     result = score_images(task, allowed_classes);
   } else if (kind == "text") {
-    const auto& docs = task.test.text.empty() ? task.valid.text : task.test.text;
+    // Held-out text when the task has some, else its training text (how well it is still known).
+    const auto& docs = !task.test.text.empty() ? task.test.text : !task.valid.text.empty() ? task.valid.text : task.train.text;
     result.score = perplexity(docs, 0);
     result.examples = static_cast<int64_t>(docs.size());
   } else {

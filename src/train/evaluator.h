@@ -1,7 +1,8 @@
 // evaluator.h - scores a model on a task's test split (DESIGN.md §5: after every task, every task
 // seen so far). Generation and text-classification tasks are scored on the greedy answer after the
 // prompt (exact match, accuracy or ROUGE-L, 0..100); image tasks by accuracy over the allowed
-// classes (class-incremental: the classes seen so far); text tasks by perplexity (lower is better).
+// classes (class-incremental: the classes seen so far); text tasks by perplexity (lower is better)
+// on their test text, else their valid text, else their training text.
 #pragma once
 
 #include <torch/torch.h>

@@ -211,7 +211,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     text_task.metric = "perplexity";
     general = data::task_data_load(text_task, config.run.seed).train.text;
   }
-  if (!options.resume) io::write_file_atomic((fs::path(run_dir) / "config.toml").string(), config::stream_config_to_toml(config));
+  // Written on resume too: --set may have changed a setting (a lower lr after a diverged step).
+  io::write_file_atomic((fs::path(run_dir) / "config.toml").string(), config::stream_config_to_toml(config));
 
   // The stages and their lengths.
   const auto& train = config.train;
@@ -325,7 +326,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
           progress.event("nan", {{"task", stage.name}, {"step", step + 1}, {"loss", std::to_string(value)}});
           fail("train", "task '", stage.name, "' step ", step + 1, ": the loss is ", value,
                "; stopped. The last good checkpoint is ", run_dir, "/checkpoint (task ", state.stage + 1, ", step ",
-               state.step, "); lower train.lr or raise train.clip_norm and --resume");
+               state.step, "); lower train.lr or train.clip_norm and --resume");
         }
         loss_sum += value;
         (loss / static_cast<double>(train.grad_accum)).backward();

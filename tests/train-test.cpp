@@ -1,0 +1,265 @@
+// The training loop: AdamW against torch's, the LR schedules, a run killed (as by kill -9) and
+// resumed ending bit for bit where an uninterrupted run ends, a diverging run stopping with a
+// named error, and a text stream end to end on a decoder with a real tokenizer.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "config/stream-config.h"
+#include "eval/run-result.h"
+#include "io/safetensors.h"
+#include "method/baselines.h"
+#include "model/checkpoint.h"
+#include "test-support.h"
+#include "train/adamw.h"
+#include "train/run-checkpoint.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace retain;
+using namespace retain::test;
+
+namespace {
+
+// Every step of our AdamW equals torch::optim::AdamW's (same formula, same order of operations).
+TEST(AdamW, MatchesTorchAdamW) {
+  torch::manual_seed(1);
+  auto a = torch::randn({5, 4}, torch::kFloat).requires_grad_();
+  auto b = a.detach().clone().requires_grad_();
+  train::AdamW ours({{{"w"}, {a}, 0.1, 1}}, {0.9, 0.95, 1e-8});
+  torch::optim::AdamW theirs({b}, torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1));
+  for (int step = 0; step < 20; ++step) {
+    const auto target = torch::randn({5, 4});
+    (a - target).pow(2).sum().backward();
+    (b - target).pow(2).sum().backward();
+    ours.step(3e-3);
+    theirs.step();
+    ours.zero_grad();
+    theirs.zero_grad();
+  }
+  EXPECT_LE((a - b).abs().max().item<double>(), 1e-6);
+  EXPECT_GT((a - torch::randn({5, 4})).abs().max().item<double>(), 0);
+}
+
+// The optimizer state saved and loaded continues exactly as if never interrupted.
+TEST(AdamW, StateRoundTripIsExact) {
+  torch::manual_seed(2);
+  auto w = torch::randn({3, 3}).requires_grad_();
+  auto v = w.detach().clone().requires_grad_();
+  train::AdamW first({{{"w"}, {w}, 0.01, 1}}, {});
+  train::AdamW second({{{"w"}, {v}, 0.01, 1}}, {});
+  auto grads = std::vector<torch::Tensor>{torch::randn({3, 3}), torch::randn({3, 3}), torch::randn({3, 3})};
+  for (int i = 0; i < 2; ++i) {
+    w.mutable_grad() = grads[i].clone();
+    v.mutable_grad() = grads[i].clone();
+    first.step(1e-2);
+    second.step(1e-2);
+  }
+  train::AdamW resumed({{{"w"}, {v}, 0.01, 1}}, {});
+  resumed.load_state(second.state(), "test");
+  w.mutable_grad() = grads[2].clone();
+  v.mutable_grad() = grads[2].clone();
+  first.step(1e-2);
+  resumed.step(1e-2);
+  EXPECT_TRUE(torch::equal(w, v));
+}
+
+TEST(Clip, ScalesToTheMaxNormAndReportsTheNormBefore) {
+  auto p = torch::zeros({2}).requires_grad_();
+  p.mutable_grad() = torch::tensor({3.0f, 4.0f});
+  const double norm = train::clip_grad_norm({{{"p"}, {p}, 0, 1}}, 1.0);
+  EXPECT_DOUBLE_EQ(norm, 5.0);
+  EXPECT_NEAR(p.grad().norm().item<double>(), 1.0, 1e-5);
+}
+
+TEST(Schedule, WarmupThenConstantOrCosine) {
+  EXPECT_DOUBLE_EQ(train::lr_at(0, 100, 10, "cosine", 1.0), 0.0);
+  EXPECT_DOUBLE_EQ(train::lr_at(5, 100, 10, "cosine", 1.0), 0.5);
+  EXPECT_DOUBLE_EQ(train::lr_at(10, 100, 10, "cosine", 1.0), 1.0);
+  EXPECT_NEAR(train::lr_at(55, 100, 10, "cosine", 1.0), 0.5, 1e-12);  // half way through the decay
+  EXPECT_NEAR(train::lr_at(100, 100, 10, "cosine", 1.0), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(train::lr_at(80, 100, 10, "constant", 2.0), 2.0);
+}
+
+TEST(Replay, MixesAFixedFractionOfEveryEarlierTask) {
+  method::Replay replay(0.25);
+  const auto refs = replay.training_examples(2, {8, 4, 10});
+  ASSERT_EQ(refs.size(), 10u + 2u + 1u);
+  EXPECT_EQ(refs[10].task, 0);
+  EXPECT_EQ(refs[11].index, 1);
+  EXPECT_EQ(refs[12].task, 1);
+  EXPECT_EQ(refs[12].index, 0);
+}
+
+// A little image classification stream on synthetic IDX files: 4 classes, each a bright square at
+// its own corner of an 8×8 image plus noise.
+void write_idx(const std::string& images_path, const std::string& labels_path, int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto be32 = [](std::ofstream& out, uint32_t v) {
+    const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                                static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+    out.write(reinterpret_cast<const char*>(b), 4);
+  };
+  std::ofstream images(images_path, std::ios::binary), labels(labels_path, std::ios::binary);
+  be32(images, 2051), be32(images, n), be32(images, 8), be32(images, 8);
+  be32(labels, 2049), be32(labels, n);
+  for (int i = 0; i < n; ++i) {
+    const int label = i % 4;
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        const bool lit = (r < 4) == (label < 2) && (c < 4) == (label % 2 == 0);
+        images.put(static_cast<char>((lit ? 160 : 0) + rng() % 90));
+      }
+    }
+    labels.put(static_cast<char>(label));
+  }
+}
+
+std::string image_stream(const std::string& dir, const std::string& method) {
+  fs::create_directories(dir + "/vit");
+  std::ofstream(dir + "/vit/config.json") << R"({"model_type": "vit", "image_size": 8, "patch_size": 4,
+    "num_channels": 1, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+    "intermediate_size": 32, "hidden_act": "gelu", "layer_norm_eps": 1e-12, "qkv_bias": true,
+    "initializer_range": 0.02, "num_labels": 4})";
+  write_idx(dir + "/train-images", dir + "/train-labels", 128, 1);
+  write_idx(dir + "/test-images", dir + "/test-labels", 64, 2);
+  std::ofstream stream(dir + "/stream.toml");
+  stream << "[run]\nseed = 3\ndevice = \"cpu\"\n[model]\ninit = \"vit/config.json\"\n[method]\nname = \"" << method
+         << "\"\n[train]\nepochs = 2\nbatch_size = 8\nlr = 3e-3\nweight_decay = 0.01\nschedule = \"cosine\"\n"
+         << "warmup_ratio = 0.2\ncheckpoint_every = 3\nlog_every = 4\n";
+  for (int t = 0; t < 2; ++t) {
+    stream << "[[task]]\nname = \"t" << t << "\"\nkind = \"image-classification\"\n"
+           << "train = \"train-images\"\ntrain_labels = \"train-labels\"\ntest = \"test-images\"\n"
+           << "test_labels = \"test-labels\"\nclasses = [" << 2 * t << ", " << 2 * t + 1 << "]\n";
+  }
+  return dir + "/stream.toml";
+}
+
+std::string retain_binary() { return RETAIN_BINARY_DIR "/retain"; }
+
+int run_command(const std::string& command) {
+  const int status = std::system((command + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+// Killed after k optimizer steps (std::_Exit, as abrupt as kill -9) and resumed, a run ends with the
+// same weights and the same accuracy matrix as one never interrupted, bit for bit. Killing at
+// several points covers mid-task (between checkpoints), right after a checkpoint, and a later task.
+TEST(Resume, KilledRunsResumeBitForBit) {
+  const auto dir = scratch_dir("train-resume");
+  const auto stream = image_stream(dir, "replay");
+  const auto out = " --set run.out=" + quoted(dir + "/runs");
+  ASSERT_EQ(run_command(retain_binary() + " run " + quoted(stream) + out + " --set run.name=whole"), 0);
+  const auto whole = dir + "/runs/whole";
+  const auto reference = io::safetensors_load(whole + "/model/model.safetensors").tensors;
+  const auto reference_matrix = eval::run_result_read(whole + "/matrix.json");
+  ASSERT_EQ(reference_matrix.R.size(), 2u);
+  ASSERT_TRUE(reference_matrix.R[1][0].has_value());
+
+  for (int kill_after : {5, 6, 20}) {
+    SCOPED_TRACE("killed after " + std::to_string(kill_after) + " steps");
+    const auto name = "killed" + std::to_string(kill_after);
+    const auto run_dir = dir + "/runs/" + name;
+    const int crashed = run_command("RETAIN_CRASH_AFTER_STEPS=" + std::to_string(kill_after) + " " + retain_binary() +
+                                    " run " + quoted(stream) + out + " --set run.name=" + name);
+    EXPECT_EQ(crashed, 137);
+    EXPECT_FALSE(fs::exists(run_dir + "/model"));
+    ASSERT_EQ(run_command(retain_binary() + " run --resume " + quoted(run_dir)), 0);
+    const auto resumed = io::safetensors_load(run_dir + "/model/model.safetensors").tensors;
+    ASSERT_EQ(resumed.size(), reference.size());
+    for (const auto& [key, tensor] : reference) {
+      EXPECT_TRUE(torch::equal(tensor, resumed.at(key))) << key;
+    }
+    const auto matrix = eval::run_result_read(run_dir + "/matrix.json");
+    EXPECT_EQ(matrix.R, reference_matrix.R);
+    EXPECT_EQ(matrix.base, reference_matrix.base);
+  }
+}
+
+// A diverging run stops with an error naming the task and the step, and leaves a checkpoint that
+// --resume accepts.
+TEST(Resume, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
+  const auto dir = scratch_dir("train-nan");
+  const auto stream = image_stream(dir, "seqft");
+  config::StreamConfig config = config::stream_config_load(
+      stream, {"train.lr=1e30", "train.clip_norm=0", "run.out=" + dir + "/runs", "run.name=nan"});
+  const auto message = error_of([&] { train::run_stream(config, {}); });
+  EXPECT_NE(message.find("[train] task 't0' step "), std::string::npos) << message;
+  EXPECT_NE(message.find("The last good checkpoint is"), std::string::npos) << message;
+  const auto checkpoint = train::run_checkpoint_read(dir + "/runs/nan");
+  ASSERT_TRUE(checkpoint.has_value());
+  EXPECT_FALSE(checkpoint->model.empty());
+  for (const auto& [name, tensor] : checkpoint->model) EXPECT_TRUE(torch::isfinite(tensor).all().template item<bool>()) << name;
+}
+
+// A run folder with files is never overwritten by accident.
+TEST(Resume, ExistingRunFolderIsRefusedWithoutForce) {
+  const auto dir = scratch_dir("train-exists");
+  const auto stream = image_stream(dir, "seqft");
+  fs::create_directories(dir + "/runs/x");
+  std::ofstream(dir + "/runs/x/keep.txt") << "mine";
+  auto config = config::stream_config_load(stream, {"run.out=" + dir + "/runs", "run.name=x"});
+  EXPECT_NE(error_of([&] { train::run_stream(config, {}); }).find("already has files"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir + "/runs/x/keep.txt"));
+}
+
+// Generation tasks and a plain-text task on a small Llama built from a config, with the real
+// Llama-2 tokenizer: the run scores every seen task, measures general-text perplexity before and
+// after, and writes a model folder that loads back with the trained weights.
+TEST(Run, TextStreamOnADecoderEndToEnd) {
+  const auto tokenizer = tokenizer_dir() + "/llama2-tokenizer.json";
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
+  const auto dir = scratch_dir("train-text");
+  fs::create_directories(dir + "/llama");
+  std::ofstream(dir + "/llama/config.json") << R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+    "vocab_size": 32000, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+    "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128, "rms_norm_eps": 1e-6,
+    "rope_theta": 10000.0, "tie_word_embeddings": true, "bos_token_id": 1, "eos_token_id": 2,
+    "initializer_range": 0.02})";
+  for (const char* split : {"train", "test"}) {
+    std::ofstream copy(dir + "/copy-" + split + ".jsonl"), upper(dir + "/upper-" + split + ".jsonl");
+    for (const char* word : {"cat", "dog", "sun", "tree", "moon", "fish"}) {
+      copy << R"({"input": ")" << word << R"(", "output": " )" << word << "\"}\n";
+      upper << R"({"input": ")" << word << R"(", "output": " )" << word << " " << word << "\"}\n";
+    }
+  }
+  std::ofstream(dir + "/general.txt") << "The cat sat on the mat.\n\nThe dog ran in the sun.\n\nA tree grew by the sea.\n";
+  std::ofstream(dir + "/stream.toml") << "[run]\nname = \"text\"\nout = \"" << dir << "/runs\"\n"
+      << "[model]\ninit = \"llama/config.json\"\ntokenizer = \"" << tokenizer << "\"\n"
+      << "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-2\nmax_length = 32\n"
+      << "[eval]\nmax_new_tokens = 4\ngeneral_text = \"general.txt\"\n"
+      << "[[task]]\nname = \"copy\"\nkind = \"generation\"\ntrain = \"copy-train.jsonl\"\ntest = \"copy-test.jsonl\"\n"
+      << "template = \"Copy: {input}\\n\"\n"
+      << "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = \"upper-test.jsonl\"\n"
+      << "template = \"Twice: {input}\\n\"\nmetric = \"rouge_l\"\n"
+      << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
+  auto config = config::stream_config_load(dir + "/stream.toml");
+  const auto run_dir = train::run_stream(config, {});
+  const auto result = eval::run_result_read(run_dir + "/matrix.json");
+  ASSERT_EQ(result.R.size(), 3u);
+  for (int t = 0; t < 3; ++t) {
+    for (int i = 0; i <= t; ++i) {
+      ASSERT_TRUE(result.R[t][i].has_value()) << t << "," << i;
+      if (i < 2) EXPECT_TRUE(*result.R[t][i] >= 0 && *result.R[t][i] <= 100);
+    }
+  }
+  EXPECT_GT(*result.R[2][2], 1.0);  // a perplexity
+  ASSERT_TRUE(result.general_ppl_before.has_value() && result.general_ppl_after.has_value());
+  // Trained on that very text, the model finds it far less surprising than at initialisation.
+  EXPECT_LT(*result.general_ppl_after, *result.general_ppl_before);
+  auto loaded = model::model_load(run_dir + "/model");
+  EXPECT_EQ(model::model_parameter_count(*loaded), 32000 * 16 + 2 * 16 + 16 * 16 * 2 + 16 * 8 * 2 + 3 * 16 * 32 + 16);
+  for (const char* file : {"config.toml", "log.jsonl", "report.md", "report.svg"}) {
+    EXPECT_TRUE(fs::exists(fs::path(run_dir) / file)) << file;
+  }
+}
+
+}  // namespace
