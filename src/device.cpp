@@ -1,5 +1,7 @@
 #include "device.h"
 
+#include <sys/resource.h>
+
 #include "error.h"
 
 #if defined(RETAIN_WITH_CUDA)
@@ -44,7 +46,12 @@ void synchronize(torch::Device device) {
 }
 
 MemoryStats memory_stats(torch::Device device) {
-  if (!device.is_cuda()) return {};
+  if (!device.is_cuda()) {
+    // The CPU allocator keeps no counters: the process's peak resident memory (kB in ru_maxrss).
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return {0, static_cast<int64_t>(usage.ru_maxrss) * 1024};
+  }
 #if defined(RETAIN_WITH_CUDA)
   // Index 0 of each StatArray is StatType::AGGREGATE (all pools).
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);

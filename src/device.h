@@ -20,7 +20,8 @@ struct MemoryStats {
   int64_t allocated_bytes = 0;  // held by tensors now
   int64_t peak_bytes = 0;       // most held at once since the last reset
 };
-// GPU: the CUDA caching allocator's counters. CPU: not tracked, both 0.
+// GPU: the CUDA caching allocator's counters. CPU: peak_bytes is the process's peak resident
+// memory (getrusage), allocated_bytes is not tracked (0).
 MemoryStats memory_stats(torch::Device device);
 void memory_reset_peak(torch::Device device);
 

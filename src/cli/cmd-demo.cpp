@@ -4,7 +4,6 @@
 // matrices and the AA / BWT / forgetting table printed. Sized to finish in a few minutes on 2 cores.
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,7 +12,6 @@
 #include "error.h"
 #include "eval/report.h"
 #include "eval/run-result.h"
-#include "io/atomic-file.h"
 #include "train/trainer.h"
 
 namespace retain::cli {
@@ -22,50 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A ViT for 28×28 grey images: 16 patches of 7×7, 2 layers of width 64, 10 classes.
-constexpr const char* kVitConfig = R"({
-  "model_type": "vit",
-  "architectures": ["ViTForImageClassification"],
-  "image_size": 28,
-  "patch_size": 7,
-  "num_channels": 1,
-  "hidden_size": 64,
-  "num_hidden_layers": 2,
-  "num_attention_heads": 4,
-  "intermediate_size": 128,
-  "hidden_act": "gelu",
-  "layer_norm_eps": 1e-12,
-  "initializer_range": 0.02,
-  "qkv_bias": true,
-  "num_labels": 10,
-  "id2label": {"0": "T-shirt/top", "1": "Trouser", "2": "Pullover", "3": "Dress", "4": "Coat",
-               "5": "Sandal", "6": "Shirt", "7": "Sneaker", "8": "Bag", "9": "Ankle boot"},
-  "label2id": {"T-shirt/top": 0, "Trouser": 1, "Pullover": 2, "Dress": 3, "Coat": 4,
-               "Sandal": 5, "Shirt": 6, "Sneaker": 7, "Bag": 8, "Ankle boot": 9}
-}
-)";
-
+// The stream and the model config live in the repository, so `retain run` reproduces any demo run.
+constexpr const char* kStream = RETAIN_SOURCE_DIR "/streams/split-fashion-mnist.toml";
 constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
-// The stream: every task reads the Debian IDX files and keeps its two classes.
-std::string demo_stream(int64_t max_train, int64_t max_test) {
-  std::ostringstream toml;
-  toml << "[model]\ninit = \"vit-tiny/config.json\"\n\n"
-       << "[train]\nepochs = 2\nbatch_size = 32\nlr = 1e-3\nweight_decay = 0.01\nschedule = \"cosine\"\n"
-       << "warmup_ratio = 0.1\nlog_every = 20\n\n"
-       << "[eval]\nbatch_size = 250\n";
-  const char* names[] = {"tshirt-trouser", "pullover-dress", "coat-sandal", "shirt-sneaker", "bag-boot"};
-  for (int t = 0; t < 5; ++t) {
-    toml << "\n[[task]]\nname = \"" << names[t] << "\"\nkind = \"image-classification\"\n"
-         << "train = \"" << kFashionMnist << "/train-images-idx3-ubyte.gz\"\n"
-         << "train_labels = \"" << kFashionMnist << "/train-labels-idx1-ubyte.gz\"\n"
-         << "test = \"" << kFashionMnist << "/t10k-images-idx3-ubyte.gz\"\n"
-         << "test_labels = \"" << kFashionMnist << "/t10k-labels-idx1-ubyte.gz\"\n"
-         << "classes = [" << 2 * t << ", " << 2 * t + 1 << "]\n"
-         << "max_train = " << max_train << "\nmax_test = " << max_test << "\n";
-  }
-  return toml.str();
-}
 
 struct Options {
   std::string out = "runs/demo";
@@ -78,19 +35,19 @@ int run_demo(const Options& o) {
     fail("demo", kFashionMnist, ": Fashion-MNIST is missing; install it with: apt-get install dataset-fashion-mnist "
          "(make setup does)");
   }
-  fs::create_directories(fs::path(o.out) / "vit-tiny");
-  io::write_file_atomic((fs::path(o.out) / "vit-tiny" / "config.json").string(), kVitConfig);
-  const auto stream_path = (fs::path(o.out) / "split-fashion-mnist.toml").string();
-  io::write_file_atomic(stream_path, demo_stream(o.max_train, o.max_test));
   std::printf("retain demo: class-incremental Split Fashion-MNIST, 5 tasks x 2 classes, %ld training images each;\n"
               "a 2-layer ViT (width 64) trained from scratch; methods: ", static_cast<long>(o.max_train));
   for (const auto& m : o.methods) std::printf("%s ", m.c_str());
-  std::printf("\nstream: %s\n\n", stream_path.c_str());
+  std::printf("\nstream: %s\n\n", kStream);
 
   std::vector<std::pair<std::string, eval::RunResult>> runs;
   for (const auto& method : o.methods) {
-    auto config = config::stream_config_load(
-        stream_path, {"method.name=" + method, "run.name=" + method, "run.out=" + o.out});
+    std::vector<std::string> overrides = {"method.name=" + method, "run.name=" + method, "run.out=" + o.out};
+    for (int task = 1; task <= 5; ++task) {
+      overrides.push_back("task." + std::to_string(task) + ".max_train=" + std::to_string(o.max_train));
+      overrides.push_back("task." + std::to_string(task) + ".max_test=" + std::to_string(o.max_test));
+    }
+    auto config = config::stream_config_load(kStream, overrides);
     train::RunOptions run;
     run.force = true;
     const auto dir = train::run_stream(config, run);

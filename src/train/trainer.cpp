@@ -393,6 +393,12 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
       const auto final_dir = fs::path(run_dir) / "model", tmp_dir = fs::path(run_dir) / "model.tmp";
       fs::remove_all(tmp_dir);
       model::model_save(model, tmp_dir.string());
+      // A model built from `init` gets the run's tokenizer.json, so the folder is complete for transformers.
+      const auto tokenizer_file = fs::path(config.model.tokenizer);
+      if (tokenizer_file.extension() == ".json" && tokenizer_file.filename() != "encoder.json" &&
+          !fs::exists(tmp_dir / "tokenizer.json")) {
+        fs::copy_file(tokenizer_file, tmp_dir / "tokenizer.json");
+      }
       fs::remove_all(final_dir);
       fs::rename(tmp_dir, final_dir);
     }
