@@ -200,6 +200,23 @@ TEST(Resume, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
   for (const auto& [name, tensor] : checkpoint->model) EXPECT_TRUE(torch::isfinite(tensor).all().template item<bool>()) << name;
 }
 
+// A malformed data line stops the run before anything is trained or written, naming file and line.
+TEST(Run, MalformedLineStopsBeforeTraining) {
+  const auto dir = scratch_dir("train-malformed");
+  std::ofstream(dir + "/good.jsonl") << R"({"input": "a", "output": " b"})" << "\n";
+  std::ofstream(dir + "/bad.jsonl") << R"({"input": "a", "output": " b"})" << "\n" << R"({"input": "a"})" << "\n";
+  fs::create_directories(dir + "/llama");
+  std::ofstream(dir + "/llama/config.json") << "{}";
+  std::ofstream(dir + "/stream.toml") << "[run]\nname = \"r\"\nout = \"" << dir << "/runs\"\n[model]\ninit = \"llama/config.json\"\n"
+      << "[[task]]\nname = \"ok\"\nkind = \"generation\"\ntrain = \"good.jsonl\"\ntest = \"good.jsonl\"\n"
+      << "[[task]]\nname = \"broken\"\nkind = \"generation\"\ntrain = \"bad.jsonl\"\ntest = \"good.jsonl\"\n";
+  auto config = config::stream_config_load(dir + "/stream.toml");
+  const auto message = error_of([&] { train::run_stream(config, {}); });
+  EXPECT_NE(message.find("[data] " + dir + "/bad.jsonl:2:"), std::string::npos) << message;
+  EXPECT_NE(message.find("output"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(dir + "/runs/r"));
+}
+
 // A run folder with files is never overwritten by accident.
 TEST(Resume, ExistingRunFolderIsRefusedWithoutForce) {
   const auto dir = scratch_dir("train-exists");

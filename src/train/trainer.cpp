@@ -177,18 +177,13 @@ eval::RunResult result_of(const nlohmann::json& results, const std::vector<data:
 
 std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   const auto run_dir = run_dir_of(config);
-  if (!options.resume) {
-    if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
-      if (!options.force) {
-        fail("run", run_dir, ": the run folder already has files; continue it with --resume ", run_dir,
-             ", or start over with --force");
-      }
-      fs::remove_all(run_dir);
-    }
-    fs::create_directories(run_dir);
+  const bool occupied = fs::exists(run_dir) && !fs::is_empty(run_dir);
+  if (!options.resume && occupied && !options.force) {
+    fail("run", run_dir, ": the run folder already has files; continue it with --resume ", run_dir,
+         ", or start over with --force");
   }
 
-  // Everything is read and checked before anything is trained.
+  // Everything is read and checked before anything is trained or written.
   const auto stream = data::stream_data_load(config);
   const auto device = device::parse(config.run.device);
   auto model_ptr = model_for(config, device);
@@ -210,6 +205,10 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     text_task.train = config.eval.general_text;
     text_task.metric = "perplexity";
     general = data::task_data_load(text_task, config.run.seed).train.text;
+  }
+  if (!options.resume) {
+    if (occupied) fs::remove_all(run_dir);
+    fs::create_directories(run_dir);
   }
   // Written on resume too: --set may have changed a setting (a lower lr after a diverged step).
   io::write_file_atomic((fs::path(run_dir) / "config.toml").string(), config::stream_config_to_toml(config));
