@@ -270,7 +270,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
                        " steps, method " + method->name());
     if (config.eval.forward_transfer) {
       for (int64_t t = 0; t < T; ++t) {
-        const auto score = evaluator.score(stream[t], allowed_classes(stream, -1, t));
+        // Over the same classes as R[t-1][t] (those of tasks 0..t), so that FWT compares like with like.
+        const auto score = evaluator.score(stream[t], allowed_classes(stream, t - 1, t));
         state.results["base"][t] = score.score;
       }
       progress.event("eval", {{"row", "base"}, {"scores", state.results["base"]}});
