@@ -14,10 +14,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
-#include <random>
 #include <sstream>
 #include <variant>
 
+#include "data/shuffle.h"
 #include "data/task-data.h"
 #include "device.h"
 #include "error.h"
@@ -57,16 +57,11 @@ struct Stage {
   int64_t micro_per_epoch = 0;
 };
 
-// A permutation of 0..n-1 from (seed, stage, epoch), the same on every machine: a hand-written
-// Fisher–Yates over std::mt19937_64, whose output the standard fixes (unlike std::shuffle's).
+// A permutation of 0..n-1 from (seed, stage, epoch), the same on every machine (data/shuffle.h).
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t stage, int64_t epoch) {
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(stage) * 7919ULL + static_cast<uint64_t>(epoch));
-  for (int64_t i = n - 1; i > 0; --i) {
-    const auto j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
-    std::swap(order[i], order[j]);
-  }
+  data::seeded_shuffle(order, data::derive_seed(seed, "stage " + std::to_string(stage) + " epoch " + std::to_string(epoch)));
   return order;
 }
 
