@@ -9,6 +9,7 @@
 #include <set>
 
 #include "error.h"
+#include "io/atomic-file.h"
 #include "io/safetensors.h"
 
 namespace retain::io {
@@ -174,14 +175,7 @@ void peft_adapter_write(const std::string& dir, const PeftAdapter& adapter) {
       {"inference_mode", true},
   };
   safetensors_save((fs::path(dir) / "adapter_model.safetensors").string(), tensors);
-  const auto config_path = (fs::path(dir) / "adapter_config.json").string();
-  {
-    std::ofstream out(config_path + ".tmp");
-    out << config.dump(2) << "\n";
-    out.close();
-    if (!out) fail("peft", config_path, ": cannot write the file");
-  }
-  fs::rename(config_path + ".tmp", config_path);
+  write_file_atomic((fs::path(dir) / "adapter_config.json").string(), config.dump(2) + "\n");
 }
 
 }  // namespace retain::io

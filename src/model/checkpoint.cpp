@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "io/atomic-file.h"
 #include "model/registry.h"
 
 namespace retain::model {
@@ -98,14 +99,7 @@ int64_t model_parameter_count(Model& model) {
 void model_save(Model& model, const std::string& dir) {
   fs::create_directories(dir);
   io::checkpoint_save(dir, model_state(model));
-  {
-    const auto path = fs::path(dir) / "config.json";
-    std::ofstream out(path.string() + ".tmp");
-    out << model.config().json().dump(2) << "\n";
-    out.close();
-    if (!out) fail("model", path.string(), ": cannot write the file");
-    fs::rename(path.string() + ".tmp", path);
-  }
+  io::write_file_atomic((fs::path(dir) / "config.json").string(), model.config().json().dump(2) + "\n");
   if (model.source().empty() || fs::equivalent(model.source(), dir)) return;
   for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                            "tokenizer.model", "vocab.json", "merges.txt"}) {

@@ -115,7 +115,7 @@ model::Batch image_batch(const std::vector<ImageRef>& items, int64_t channels, i
 
 StreamExamples::StreamExamples(const std::vector<data::TaskData>& stream, model::Model& model,
                                const tok::Tokenizer* tokenizer, int64_t max_length)
-    : stream_(stream), model_(model), special_(special_tokens(model)), tokenized_(stream.size()) {
+    : stream_(stream), special_(special_tokens(model)), tokenized_(stream.size()) {
   const bool images = model.kind() == model::ModelKind::ImageClassifier;
   if (images) {
     image_size_ = model.config().get_int("image_size");

@@ -41,7 +41,6 @@ class StreamExamples {
 
  private:
   const std::vector<data::TaskData>& stream_;
-  model::Model& model_;
   SpecialTokens special_;
   int64_t image_size_ = 0, channels_ = 0;
   std::vector<std::vector<TokenizedExample>> tokenized_;  // per task (empty for images)

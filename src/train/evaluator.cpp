@@ -56,11 +56,13 @@ TaskScore Evaluator::score_generation(const data::TaskData& task) {
     const auto n = static_cast<int64_t>(prompts.size());
     auto ids = torch::full({n, length}, special_.pad, torch::kLong);
     auto mask = torch::zeros({n, length}, torch::kLong);
+    auto ids_a = ids.accessor<int64_t, 2>();
+    auto mask_a = mask.accessor<int64_t, 2>();
     for (int64_t row = 0; row < n; ++row) {
       const auto offset = length - static_cast<int64_t>(prompts[row].size());
       for (size_t j = 0; j < prompts[row].size(); ++j) {
-        ids[row][offset + j] = prompts[row][j];
-        mask[row][offset + j] = 1;
+        ids_a[row][offset + j] = prompts[row][j];
+        mask_a[row][offset + j] = 1;
       }
     }
     model::GenerateOptions generate;
@@ -68,10 +70,11 @@ TaskScore Evaluator::score_generation(const data::TaskData& task) {
     generate.eos_token_ids = special_.eos;
     generate.pad_token_id = special_.pad;
     auto out = model::generate_greedy(model_, ids.to(device_), mask.to(device_), generate).cpu();
+    auto out_a = out.accessor<int64_t, 2>();
     for (int64_t row = 0; row < n; ++row) {
       std::vector<int32_t> answer;
       for (int64_t j = length; j < out.size(1); ++j) {
-        const auto id = out[row][j].item<int64_t>();
+        const auto id = out_a[row][j];
         if (std::find(special_.eos.begin(), special_.eos.end(), id) != special_.eos.end()) break;
         answer.push_back(static_cast<int32_t>(id));
       }

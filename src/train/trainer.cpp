@@ -65,13 +65,17 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t stage, int64_
   return order;
 }
 
-// The refs of micro-batch `micro` of a stage: epochs follow each other, each in its own order.
+// The refs of micro-batch `micro` of a stage: epochs follow each other, each in its own order
+// (kept in `order` for `order_epoch`, so an epoch is shuffled once).
 std::vector<method::ExampleRef> micro_batch(const Stage& stage, int64_t micro, int64_t batch_size, uint64_t seed,
-                                            int64_t stage_index) {
+                                            int64_t stage_index, std::vector<int64_t>& order, int64_t& order_epoch) {
   const auto n = static_cast<int64_t>(stage.examples.size());
   const auto epoch = micro / stage.micro_per_epoch;
   const auto begin = (micro % stage.micro_per_epoch) * batch_size;
-  const auto order = epoch_order(n, seed, stage_index, epoch);
+  if (epoch != order_epoch) {
+    order = epoch_order(n, seed, stage_index, epoch);
+    order_epoch = epoch;
+  }
   std::vector<method::ExampleRef> refs;
   for (int64_t i = begin; i < std::min(n, begin + batch_size); ++i) refs.push_back(stage.examples[order[i]]);
   return refs;
@@ -305,12 +309,14 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     const auto task_start = Clock::now();
     const double seconds_before = state.results["task_seconds"][stage.task].get<double>();
     model.train();
+    std::vector<int64_t> order;
+    int64_t order_epoch = -1;
 
     for (int64_t step = state.step; step < stage.steps; ++step) {
       double loss_sum = 0;
       int64_t tokens = 0;
       for (int64_t a = 0; a < train.grad_accum; ++a) {
-        auto batch = examples.batch(micro_batch(stage, step * train.grad_accum + a, train.batch_size, config.run.seed, s), device);
+        auto batch = examples.batch(micro_batch(stage, step * train.grad_accum + a, train.batch_size, config.run.seed, s, order, order_epoch), device);
         tokens += batch.attention_mask.defined() ? batch.attention_mask.sum().item<int64_t>() : batch.labels.size(0);
         auto out = model.forward(batch);
         auto loss = out.loss;
