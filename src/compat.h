@@ -2,13 +2,14 @@
 // Debian's libtorch 1.13 (CPU, the CI machine) or pip's torch 2.x (CUDA).
 // Handled here: scaled_dot_product_attention exists from 2.1 only (1.13: the explicit formula);
 // torch's rms_norm is 2.4+ only, so both compute it by hand, as Hugging Face does.
-// Known differences for what comes next (cpp-stack.md §1.2): torch::linalg:: is not reachable in
-// 2.x (use the ATen ops torch::linalg_svd / linalg_qr), optimizer-state keys changed type.
+// Linear algebra goes through the ATen ops (torch::linalg_svd, linalg_qr, linalg_eigh), which both
+// versions have; the torch::linalg:: wrappers are not reachable from <torch/torch.h> in 2.x.
 // CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets (src/device.cpp).
 #pragma once
 
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #define RETAIN_TORCH_VERSION (TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR)
 
@@ -44,6 +45,38 @@ inline Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   auto xf = x.to(torch::kFloat);
   auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * y.to(x.scalar_type());
+}
+
+// Thin SVD a = U·diag(S)·Vh with S descending. `{}` is the default driver in both versions.
+inline std::tuple<Tensor, Tensor, Tensor> svd_thin(const Tensor& a) {
+  return torch::linalg_svd(a, /*full_matrices=*/false, {});
+}
+
+inline Tensor qr_q(const Tensor& a) { return std::get<0>(torch::linalg_qr(a, "reduced")); }
+
+// Eigen-decomposition of a symmetric matrix, eigenvalues descending (linalg_eigh gives them ascending).
+inline std::tuple<Tensor, Tensor> eigh_descending(const Tensor& a) {
+  auto [values, vectors] = torch::linalg_eigh(a, "L");
+  return {values.flip(0), vectors.flip(1)};
+}
+
+// The top-q singular triplets of a by a randomized range finder (Halko, Martinsson & Tropp 2011)
+// with `oversample` extra columns and `iterations` QR-stabilised power iterations; torch's
+// svd_lowrank is Python-only. The random test matrix comes from `seed`, drawn on the CPU, so the
+// result does not depend on the device or on the global generator.
+inline std::tuple<Tensor, Tensor, Tensor> svd_lowrank(const Tensor& a, int64_t q, int64_t oversample,
+                                                      int64_t iterations, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  const auto width = std::min<int64_t>(q + oversample, std::min(a.size(0), a.size(1)));
+  auto generator = at::detail::createCPUGenerator(seed);
+  auto omega = at::normal(0.0, 1.0, {a.size(1), width}, generator, torch::dtype(a.scalar_type())).to(a.device());
+  auto Q = qr_q(torch::matmul(a, omega));
+  for (int64_t i = 0; i < iterations; ++i) {
+    Q = qr_q(torch::matmul(a.t(), Q));
+    Q = qr_q(torch::matmul(a, Q));
+  }
+  auto [u, s, vh] = svd_thin(torch::matmul(Q.t(), a));
+  return {torch::matmul(Q, u).narrow(1, 0, q), s.narrow(0, 0, q), vh.narrow(0, 0, q)};
 }
 
 }  // namespace retain::compat

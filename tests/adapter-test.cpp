@@ -23,20 +23,6 @@ using test::error_of;
 using test::fixtures_with;
 const auto test_name = test::param_name<::testing::TestParamInfo<std::string>>;
 
-// A batch of in-vocabulary inputs for any fixture (ids or pixels from its golden file).
-model::Batch golden_batch(const std::string& name) {
-  auto golden = io::safetensors_load(test::fixture_path(name) + "/golden.safetensors").tensors;
-  model::Batch batch;
-  if (golden.count("input_ids")) batch.input_ids = golden.at("input_ids");
-  if (golden.count("attention_mask")) batch.attention_mask = golden.at("attention_mask");
-  if (golden.count("pixel_values")) batch.pixel_values = golden.at("pixel_values");
-  if (golden.count("labels") && golden.count("pixel_values") == 0 && batch.input_ids.defined() &&
-      golden.at("labels").size(1) != batch.input_ids.size(1)) {
-    batch.labels = golden.at("labels");  // seq2seq: labels drive the decoder
-  }
-  return batch;
-}
-
 class PeftFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PeftFixture, SaveReproducesTheAdapterAndReloads) {
@@ -56,7 +42,7 @@ TEST_P(PeftFixture, SaveReproducesTheAdapterAndReloads) {
   auto fresh = model::model_load(model::golden_adapter_base(dir));
   model::adapter_load(*fresh, out);
   torch::NoGradGuard no_grad;
-  auto batch = golden_batch(GetParam());
+  auto batch = model::golden_batch(test::fixture_path(GetParam()));
   EXPECT_TRUE(torch::equal(model->forward(batch).logits, fresh->forward(batch).logits));
 }
 
@@ -65,7 +51,7 @@ TEST_P(PeftFixture, MergeUnmergeAndSubtract) {
   auto model = model::model_load(model::golden_adapter_base(dir));
   model::adapter_load(*model, dir);
   torch::NoGradGuard no_grad;
-  auto batch = golden_batch(GetParam());
+  auto batch = model::golden_batch(test::fixture_path(GetParam()));
   auto unmerged = model->forward(batch).logits;
   // Float rounding in W moves the logits by a few ulps of their own size.
   const double tolerance = 1e-5 * std::max(1.0, unmerged.abs().max().item<double>());
@@ -114,7 +100,7 @@ TEST_P(AdapterOnModel, MergedEqualsUnmerged) {
     layer->adapter_add("task", A, B, 2.0);
   }
   torch::NoGradGuard no_grad;
-  auto batch = golden_batch(GetParam());
+  auto batch = model::golden_batch(test::fixture_path(GetParam()));
   auto unmerged = model->forward(batch).logits;
   model::adapter_merge(*model, "task");
   auto merged = model->forward(batch).logits;

@@ -184,6 +184,48 @@ TEST(Resume, KilledRunsResumeBitForBit) {
   }
 }
 
+// Every method's state survives a checkpoint: killed at the first step of the second task (resumed
+// from the task-boundary checkpoint) or in its middle (resumed without begin_task), a run ends bit
+// for bit where the uninterrupted one ends. `method` is a --set list: the name, then its options.
+class MethodResume : public ::testing::TestWithParam<std::string> {};
+
+std::string method_resume_name(const ::testing::TestParamInfo<std::string>& info) {
+  auto name = info.param.substr(info.param.find('=') + 1);
+  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
+TEST_P(MethodResume, KilledRunsResumeBitForBit) {
+  const auto sets = GetParam();
+  const auto dir = scratch_dir("train-resume-" + method_resume_name({sets, 0}));
+  const auto stream = image_stream(dir, "seqft");
+  const auto common = " --set run.out=" + quoted(dir + "/runs") + " " + sets;
+  ASSERT_EQ(run_command(retain_binary() + " run " + quoted(stream) + common + " --set run.name=whole"), 0);
+  const auto reference = io::safetensors_load(dir + "/runs/whole/model/model.safetensors").tensors;
+  const auto reference_matrix = eval::run_result_read(dir + "/runs/whole/matrix.json");
+  for (int kill_after : {17, 20}) {
+    SCOPED_TRACE("killed after " + std::to_string(kill_after) + " steps");
+    const auto name = "killed" + std::to_string(kill_after);
+    const auto run_dir = dir + "/runs/" + name;
+    EXPECT_EQ(run_command("RETAIN_CRASH_AFTER_STEPS=" + std::to_string(kill_after) + " " + retain_binary() + " run " +
+                          quoted(stream) + common + " --set run.name=" + name),
+              137);
+    ASSERT_EQ(run_command(retain_binary() + " run --resume " + quoted(run_dir)), 0);
+    const auto resumed = io::safetensors_load(run_dir + "/model/model.safetensors").tensors;
+    ASSERT_EQ(resumed.size(), reference.size());
+    for (const auto& [key, tensor] : reference) EXPECT_TRUE(torch::equal(tensor, resumed.at(key))) << key;
+    EXPECT_EQ(eval::run_result_read(run_dir + "/matrix.json").R, reference_matrix.R);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Methods, MethodResume,
+    ::testing::Values("--set method.name=osft", "--set method.name=osft --set method.rank=adaptive",
+                      "--set method.name=migu", "--set method.name=seqlora", "--set method.name=o-lora",
+                      "--set method.name=inflora --set method.rank=2", "--set method.name=ewc",
+                      "--set method.name=migu --set method.on=o-lora"),
+    method_resume_name);
+
 // A diverging run stops with an error naming the task and the step, and leaves a checkpoint that
 // --resume accepts.
 TEST(Resume, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {

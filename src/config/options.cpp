@@ -70,6 +70,16 @@ std::vector<double> Options::get_doubles(const std::string& key, const std::vect
   fail("config", source_, ": [", section_, "] key '", key, "' must be an array of numbers, got ", describe(*value));
 }
 
+std::vector<std::string> Options::get_names(const std::string& key, const std::string& fallback) {
+  std::vector<std::string> names;
+  std::stringstream in(get_string(key, fallback));
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto begin = item.find_first_not_of(" \t"), end = item.find_last_not_of(" \t");
+    if (begin != std::string::npos) names.push_back(item.substr(begin, end - begin + 1));
+  }
+  return names;
+}
+
 void Options::reject_unused(const std::string& method_name) const {
   for (const auto& entry : values_) {
     if (read_.count(entry.first) != 0) continue;

@@ -30,6 +30,8 @@ class Options {
   double get_double(const std::string& key, double fallback);
   std::string get_string(const std::string& key, const std::string& fallback);
   std::vector<double> get_doubles(const std::string& key, const std::vector<double>& fallback);
+  // A comma-separated string as its trimmed, non-empty items ("q_proj, v_proj" -> {q_proj, v_proj}).
+  std::vector<std::string> get_names(const std::string& key, const std::string& fallback);
   // Throws "[config] FILE: [method] has no key 'x' (method 'm' reads: a, b)" for the first unread key.
   void reject_unused(const std::string& method_name) const;
 

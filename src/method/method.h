@@ -38,6 +38,8 @@ struct ParamGroup {
 // (Fisher information, input subspaces and activation statistics need one pass).
 struct TaskContext {
   int64_t index = 0;  // 0-based position in the stream
+  int64_t count = 0;   // tasks in the stream
+  uint64_t seed = 0;   // the run's seed, for methods that draw new weights
   const data::TaskData* data = nullptr;
   // Calls `visit` with every training batch of the task, in a fixed order (max `limit` batches; 0 = all).
   std::function<void(const std::function<void(const model::Batch&)>& visit, int64_t limit)> for_each_batch;
@@ -73,13 +75,23 @@ class Method {
   virtual std::vector<ExampleRef> training_examples(int64_t index, const std::vector<int64_t>& train_sizes);
   // Joint multi-task training: one stage over every task at once, evaluated once at the end.
   virtual bool trains_jointly() const { return false; }
+  // Trains LoRA adapters on a frozen base (so [model] save = "adapters" has something to save).
+  virtual bool trains_adapters() const { return false; }
 
   virtual MethodState state() const { return {}; }
   virtual void load_state(const MethodState& /*state*/) {}
 };
 
+// "model.layers.0.self_attn.q_proj" -> "q_proj": how methods name the layers they target.
+std::string module_leaf(const std::string& module_name);
+// The model's linear layers whose leaf name is one of `leaves`, in module order.
+std::vector<std::pair<std::string, nn::Linear>> linear_layers_matching(model::Model& model,
+                                                                       const std::vector<std::string>& leaves);
+
 // The method named by [method].name with its options (each reads and checks its own keys).
 std::unique_ptr<Method> method_create(config::MethodConfig& config);
+// The method `name` with `options`; the options it does not read are an error.
+std::unique_ptr<Method> method_create(const std::string& name, config::Options& options);
 std::vector<std::string> method_names();
 
 }  // namespace retain::method

@@ -4,6 +4,12 @@
 
 #include "error.h"
 #include "method/baselines.h"
+#include "method/ewc.h"
+#include "method/inflora.h"
+#include "method/lora-family.h"
+#include "method/migu.h"
+#include "method/o-lora.h"
+#include "method/osft.h"
 
 namespace retain::method {
 
@@ -13,9 +19,10 @@ using Factory = std::function<std::unique_ptr<Method>(config::Options&)>;
 
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> all = {
-      {"seqft", seqft_create},
-      {"replay", replay_create},
-      {"joint", joint_create},
+      {"seqft", seqft_create},     {"replay", replay_create}, {"joint", joint_create},
+      {"seqlora", seqlora_create}, {"o-lora", olora_create},  {"inclora", inclora_create},
+      {"inflora", inflora_create}, {"ewc", ewc_create},       {"osft", osft_create},
+      {"migu", migu_create},
   };
   return all;
 }
@@ -28,14 +35,16 @@ std::vector<std::string> method_names() {
   return names;
 }
 
-std::unique_ptr<Method> method_create(config::MethodConfig& config) {
-  auto it = factories().find(config.name);
+std::unique_ptr<Method> method_create(const std::string& name, config::Options& options) {
+  auto it = factories().find(name);
   if (it == factories().end()) {
     std::string known;
-    for (const auto& name : method_names()) known += (known.empty() ? "" : ", ") + name;
-    fail("method", "unknown method '", config.name, "' (known: ", known, ")");
+    for (const auto& known_name : method_names()) known += (known.empty() ? "" : ", ") + known_name;
+    fail("method", "unknown method '", name, "' (known: ", known, ")");
   }
-  return it->second(config.options);
+  return it->second(options);
 }
+
+std::unique_ptr<Method> method_create(config::MethodConfig& config) { return method_create(config.name, config.options); }
 
 }  // namespace retain::method

@@ -62,6 +62,16 @@ bool GoldenComparison::matches() const {
          (!generation_checked || generation_equal);
 }
 
+Batch golden_batch(const std::string& fixture_dir) {
+  const auto golden = io::safetensors_load((fs::path(fixture_dir) / "golden.safetensors").string()).tensors;
+  Batch batch;
+  batch.input_ids = golden_get(golden, "input_ids");
+  batch.attention_mask = golden_get(golden, "attention_mask");
+  batch.labels = golden_get(golden, "labels");
+  batch.pixel_values = golden_get(golden, "pixel_values");
+  return batch;
+}
+
 GoldenComparison golden_compare(const std::string& fixture_dir) {
   GoldenComparison result;
   result.fixture = fs::path(fixture_dir).lexically_normal().filename().string();
@@ -71,11 +81,7 @@ GoldenComparison golden_compare(const std::string& fixture_dir) {
   result.model_type = model->config().model_type();
   const auto golden = io::safetensors_load((fs::path(fixture_dir) / "golden.safetensors").string()).tensors;
 
-  Batch batch;
-  batch.input_ids = golden_get(golden, "input_ids");
-  batch.attention_mask = golden_get(golden, "attention_mask");
-  batch.labels = golden_get(golden, "labels");
-  batch.pixel_values = golden_get(golden, "pixel_values");
+  auto batch = golden_batch(fixture_dir);
   model->zero_grad();
   auto out = model->forward(batch);
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model/model.h"
+
 namespace retain::model {
 
 // The parity thresholds (float32): logits absolute, loss absolute, gradients relative.
@@ -28,6 +30,9 @@ struct GoldenComparison {
   // Every compared quantity within the thresholds above, and the generation identical.
   bool matches() const;
 };
+
+// The golden file's inputs as a batch: input_ids, attention_mask, labels, pixel_values (those present).
+Batch golden_batch(const std::string& fixture_dir);
 
 // Runs the fixture's golden inputs through retain in float32 on the CPU. An adapter fixture
 // (adapter_config.json) is applied to its base model: MANIFEST.json's "base" in the parent folder,

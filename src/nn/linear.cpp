@@ -21,7 +21,16 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     auto delta = torch::matmul(torch::matmul(xa, adapter.A.t()), adapter.B.t()) * adapter.scale;
     y = y + delta.to(y.scalar_type());
   }
+  if (observer_) {
+    torch::NoGradGuard no_grad;
+    observer_(x.detach(), y.detach());
+  }
   return y;
+}
+
+void LinearImpl::observer_set(LinearObserver observer) {
+  TORCH_CHECK(!observer_, "this linear layer already has an observer; clear it first");
+  observer_ = std::move(observer);
 }
 
 void LinearImpl::tie_weight(const torch::Tensor& shared) {

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct LoraAdapter {
   bool active = true;   // inactive adapters are kept but skipped by forward
   bool merged = false;  // folded into the base weight, so forward skips it too
 };
+
+// Sees every forward's input x [..., in] and output y [..., out] (adapters included), detached
+// and under NoGradGuard: how methods gather activation statistics (MIGU's output magnitudes,
+// InfLoRA's input covariance, OSFT's layer importance) without module hooks, which libtorch lacks.
+using LinearObserver = std::function<void(const torch::Tensor& x, const torch::Tensor& y)>;
 
 struct LinearOptions {
   int64_t in_features = 0;
@@ -64,6 +70,10 @@ class LinearImpl : public torch::nn::Module {
   const std::vector<LoraAdapter>& adapters() const { return adapters_; }
   std::vector<LoraAdapter>& adapters() { return adapters_; }
 
+  // One observer at a time; setting a second without clearing the first is an error.
+  void observer_set(LinearObserver observer);
+  void observer_clear() { observer_ = nullptr; }
+
   torch::Tensor weight;
   torch::Tensor bias;
 
@@ -73,6 +83,7 @@ class LinearImpl : public torch::nn::Module {
   LinearOptions options_;
   bool tied_ = false;
   std::vector<LoraAdapter> adapters_;
+  LinearObserver observer_;
 };
 TORCH_MODULE(Linear);
 

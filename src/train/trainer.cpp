@@ -190,8 +190,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   const auto tokenizer = tokenizer_for(config);
   auto method = method::method_create(config.method);
   method->attach(model);
-  const auto adapters = adapter_names(model);
-  if (config.model.save == "adapters" && adapters.empty()) {
+  if (config.model.save == "adapters" && !method->trains_adapters()) {
     fail("config", config.source, ": [model] save = \"adapters\", but method '", method->name(), "' trains no adapters");
   }
   StreamExamples examples(stream, model, tokenizer.get(), config.train.max_length);
@@ -290,6 +289,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     const auto& task_data = stream[stage.task];
     method::TaskContext context;
     context.index = stage.task;
+    context.count = T;
+    context.seed = config.run.seed;
     context.data = &task_data;
     context.for_each_batch = [&](const std::function<void(const model::Batch&)>& visit, int64_t limit) {
       const auto n = train_sizes[stage.task];
@@ -390,7 +391,10 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   // The outputs: the model as a Hugging Face folder (written beside, then renamed into place) and the
   // report; then the checkpoint drops its weights and keeps only the finished position.
   if (!state.model.empty()) {
+    const auto adapters = adapter_names(model);
     if (config.model.save == "full") {
+      // A full model has the adapters folded in, so transformers loads what was evaluated.
+      for (const auto& name : adapters) model::adapter_merge(model, name);
       const auto final_dir = fs::path(run_dir) / "model", tmp_dir = fs::path(run_dir) / "model.tmp";
       fs::remove_all(tmp_dir);
       model::model_save(model, tmp_dir.string());

@@ -1,0 +1,182 @@
+// osft.cpp - OSFT (see osft.h).
+#include "method/osft.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "compat.h"
+#include "data/shuffle.h"
+#include "error.h"
+
+namespace retain::method {
+
+namespace {
+
+// The projection of osft.h applied to X [N, M]: with `top` the frozen block is restored to
+// U_h diag(s_h) V_hᵀ (parameters), without it the frozen components are removed (gradients).
+//   strict: X − U (UᵀX − [diag(s) Vᵀ]) − (X V − U (UᵀX V)) Vᵀ  =  [U diag(s) Vᵀ] + (I − UUᵀ) X (I − VVᵀ)
+//   paper:  X − U (UᵀX V − [diag(s)]) Vᵀ
+torch::Tensor project(const torch::Tensor& X, const Osft::Frozen& f, bool strict, bool top) {
+  auto a = torch::matmul(f.U.t(), X);  // [k, M]
+  auto c = torch::matmul(a, f.V);      // [k, k]
+  if (!strict) {
+    if (top) c = c - torch::diag(f.s);
+    return X - torch::matmul(torch::matmul(f.U, c), f.V.t());
+  }
+  auto b = torch::matmul(X, f.V);      // [N, k]
+  if (top) a = a - f.s.unsqueeze(1) * f.V.t();
+  return X - torch::matmul(f.U, a) - torch::matmul(b - torch::matmul(f.U, c), f.V.t());
+}
+
+// Applies `project` to a weight or gradient stored [N, M] or, for GPT-2's Conv1D, [M, N].
+void project_in_place(torch::Tensor& stored, bool fan_in_fan_out, const Osft::Frozen& f, bool strict, bool top) {
+  auto view = fan_in_fan_out ? stored.t() : stored;
+  view.copy_(project(view.to(torch::kFloat), f, strict, top));
+}
+
+}  // namespace
+
+Osft::Frozen osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSettings& settings, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto w32 = w.to(torch::kFloat);
+  torch::Tensor U, s, Vh;
+  if (settings.svd == "randomized") {
+    std::tie(U, s, Vh) = compat::svd_lowrank(w32, k, settings.oversample, settings.power_iterations, seed);
+  } else {
+    std::tie(U, s, Vh) = compat::svd_thin(w32);
+  }
+  return {U.narrow(1, 0, k).contiguous(), s.narrow(0, 0, k).contiguous(), Vh.narrow(0, 0, k).t().contiguous()};
+}
+
+void Osft::attach(model::Model& model) {
+  layers_.clear();
+  auto candidates = settings_.targets.empty() ? model.linear_layers() : linear_layers_matching(model, settings_.targets);
+  for (auto& [layer_name, layer] : candidates) {
+    const auto leaf = module_leaf(layer_name);
+    const bool head = layer->weight_tied() || leaf == "lm_head" || leaf == "classifier";
+    const bool decomposable = std::min(layer->options().in_features, layer->options().out_features) >= 2;
+    if ((!head || !settings_.targets.empty()) && decomposable) layers_.emplace_back(layer_name, layer);
+  }
+  if (layers_.empty()) fail("method", "osft: no linear layer of the '", model.config().model_type(), "' model is a target");
+}
+
+std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const TaskContext& task) {
+  std::map<std::string, std::pair<double, int64_t>> cosines;  // sum, tokens
+  for (auto& [layer_name, layer] : layers_) {
+    auto& slot = cosines[layer_name];
+    const auto m = std::min(layer->options().in_features, layer->options().out_features);
+    layer->observer_set([&slot, m](const torch::Tensor& x, const torch::Tensor& y) {
+      auto xm = x.narrow(-1, 0, m).reshape({-1, m}).to(torch::kFloat);
+      auto ym = y.narrow(-1, 0, m).reshape({-1, m}).to(torch::kFloat);
+      slot.first += torch::cosine_similarity(xm, ym, 1, 1e-8).sum().item<double>();
+      slot.second += xm.size(0);
+    });
+  }
+  {
+    torch::NoGradGuard no_grad;
+    task.for_each_batch([&](const model::Batch& batch) { model.forward(batch); }, settings_.calibration_batches);
+  }
+  double mean = 0;
+  for (auto& [layer_name, layer] : layers_) {
+    layer->observer_clear();
+    auto& [sum, tokens] = cosines[layer_name];
+    sum /= static_cast<double>(std::max<int64_t>(1, tokens));
+    mean += sum / static_cast<double>(layers_.size());
+  }
+  std::map<std::string, int64_t> ranks;
+  for (auto& [layer_name, layer] : layers_) {
+    const double importance = cosines[layer_name].first;
+    const double normalised = std::clamp(mean > 0 ? importance / mean : importance, 0.0, 1.0);
+    const double ratio = settings_.mrr + normalised * (settings_.trr - settings_.mrr);
+    const auto R = std::min(layer->options().in_features, layer->options().out_features);
+    ranks[layer_name] = std::clamp<int64_t>(static_cast<int64_t>(std::floor(ratio * static_cast<double>(R))), 1, R - 1);
+  }
+  return ranks;
+}
+
+void Osft::begin_task(model::Model& model, const TaskContext& task) {
+  if (settings_.rank == "adaptive" && ranks_.empty()) ranks_ = adaptive_ranks(model, task);
+  frozen_.clear();
+  for (auto& [layer_name, layer] : layers_) {
+    const auto R = std::min(layer->options().in_features, layer->options().out_features);
+    int64_t k = 0;
+    if (settings_.rank == "adaptive") {
+      k = ranks_.at(layer_name);
+    } else {
+      k = std::clamp<int64_t>(static_cast<int64_t>(std::floor((1 - settings_.unfreeze_rank_ratio) * static_cast<double>(R))), 1, R - 1);
+      ranks_[layer_name] = k;
+    }
+    const auto seed = data::derive_seed(task.seed, "osft task " + std::to_string(task.index) + " " + layer_name);
+    frozen_[layer_name] = osft_top_singular(layer->weight_out_in(), k, settings_, seed);
+  }
+}
+
+void Osft::after_backward(model::Model& /*model*/) {
+  torch::NoGradGuard no_grad;
+  const bool strict = settings_.projection == "strict";
+  for (auto& [layer_name, layer] : layers_) {
+    auto& grad = layer->weight.mutable_grad();
+    if (!grad.defined()) continue;
+    project_in_place(grad, layer->options().fan_in_fan_out, frozen_.at(layer_name), strict, false);
+  }
+}
+
+void Osft::after_step(model::Model& /*model*/) {
+  torch::NoGradGuard no_grad;
+  const bool strict = settings_.projection == "strict";
+  for (auto& [layer_name, layer] : layers_) {
+    project_in_place(layer->weight, layer->options().fan_in_fan_out, frozen_.at(layer_name), strict, true);
+  }
+}
+
+void Osft::end_task(model::Model& model, const TaskContext& task) {
+  frozen_.clear();  // the next task decomposes the weights as they are then
+  if (settings_.rank == "adaptive") ranks_ = adaptive_ranks(model, task);
+}
+
+MethodState Osft::state() const {
+  MethodState state;
+  for (const auto& [layer_name, f] : frozen_) {
+    state.tensors["U/" + layer_name] = f.U.cpu().contiguous();
+    state.tensors["s/" + layer_name] = f.s.cpu().contiguous();
+    state.tensors["V/" + layer_name] = f.V.cpu().contiguous();
+  }
+  state.meta["ranks"] = ranks_;
+  return state;
+}
+
+void Osft::load_state(const MethodState& state) {
+  frozen_.clear();
+  ranks_ = state.meta.value("ranks", std::map<std::string, int64_t>{});
+  for (auto& [layer_name, layer] : layers_) {
+    auto U = state.tensors.find("U/" + layer_name);
+    if (U == state.tensors.end()) continue;
+    const auto device = layer->weight.device();
+    frozen_[layer_name] = {U->second.to(device).clone(), state.tensors.at("s/" + layer_name).to(device).clone(),
+                           state.tensors.at("V/" + layer_name).to(device).clone()};
+  }
+}
+
+std::unique_ptr<Method> osft_create(config::Options& options) {
+  OsftSettings s;
+  s.targets = options.get_names("targets", "");
+  s.rank = options.get_string("rank", s.rank);
+  s.unfreeze_rank_ratio = options.get_double("unfreeze_rank_ratio", s.unfreeze_rank_ratio);
+  s.mrr = options.get_double("mrr", s.mrr);
+  s.trr = options.get_double("trr", s.trr);
+  s.projection = options.get_string("projection", s.projection);
+  s.svd = options.get_string("svd", s.svd);
+  s.oversample = options.get_int("oversample", s.oversample);
+  s.power_iterations = options.get_int("power_iterations", s.power_iterations);
+  s.calibration_batches = options.get_int("calibration_batches", s.calibration_batches);
+  if (s.rank != "ratio" && s.rank != "adaptive") fail("method", "osft: rank must be \"ratio\" or \"adaptive\", got '", s.rank, "'");
+  if (s.projection != "strict" && s.projection != "paper") fail("method", "osft: projection must be \"strict\" or \"paper\", got '", s.projection, "'");
+  if (s.svd != "full" && s.svd != "randomized") fail("method", "osft: svd must be \"full\" or \"randomized\", got '", s.svd, "'");
+  if (!(s.unfreeze_rank_ratio > 0 && s.unfreeze_rank_ratio <= 1)) fail("method", "osft: unfreeze_rank_ratio must be in (0, 1], got ", s.unfreeze_rank_ratio);
+  if (!(s.mrr >= 0 && s.mrr <= s.trr && s.trr <= 1)) fail("method", "osft: need 0 <= mrr <= trr <= 1, got ", s.mrr, " and ", s.trr);
+  if (s.oversample < 0 || s.power_iterations < 0 || s.calibration_batches < 0) fail("method", "osft: oversample, power_iterations and calibration_batches must be >= 0");
+  options.reject_unused("osft");
+  return std::make_unique<Osft>(std::move(s));
+}
+
+}  // namespace retain::method

@@ -1,0 +1,417 @@
+// The continual-learning methods' defining properties, with real numbers on every model fixture:
+// OSFT keeps every update out of the frozen subspace (also through AdamW's moments and weight
+// decay), MIGU changes exactly the rows it keeps and leaves the others bit-identical, O-LoRA's
+// penalty and gradient match a hand computation, InfLoRA's new A lies outside the stored subspace,
+// and EWC's Fisher matches a per-example finite sum.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "compat.h"
+#include "data/task-data.h"
+#include "method/ewc.h"
+#include "method/inflora.h"
+#include "method/lora-family.h"
+#include "method/migu.h"
+#include "method/o-lora.h"
+#include "method/osft.h"
+#include "model/checkpoint.h"
+#include "model/golden.h"
+#include "test-support.h"
+#include "train/adamw.h"
+
+namespace {
+
+using namespace retain;
+const auto test_name = test::param_name<::testing::TestParamInfo<std::string>>;
+
+// One fixture model, its golden batch, and task contexts whose "training data" is that batch.
+struct FixtureRun {
+  std::shared_ptr<model::Model> model;
+  model::Batch batch;
+  std::vector<data::TaskData> tasks;
+
+  explicit FixtureRun(const std::string& fixture) {
+    model = model::model_load(test::fixture_path(fixture));
+    batch = model::golden_batch(test::fixture_path(fixture));
+    tasks.resize(3);
+    for (size_t t = 0; t < tasks.size(); ++t) tasks[t].config.name = "task" + std::to_string(t);
+  }
+
+  method::TaskContext context(int64_t index) {
+    method::TaskContext context;
+    context.index = index;
+    context.count = static_cast<int64_t>(tasks.size());
+    context.seed = 7;
+    context.data = &tasks[index];
+    context.for_each_batch = [this](const std::function<void(const model::Batch&)>& visit, int64_t /*limit*/) {
+      visit(batch);
+    };
+    return context;
+  }
+
+  // `steps` optimizer steps in the training loop's order (trainer.cpp).
+  void train(method::Method& method, int steps, double lr, double weight_decay) {
+    train::AdamW optimizer(method.trainable(*model, weight_decay), {});
+    model->train();
+    for (int i = 0; i < steps; ++i) {
+      auto out = model->forward(batch);
+      auto loss = out.loss;
+      auto penalty = method.penalty(*model, batch, out);
+      if (penalty.defined()) loss = loss + penalty;
+      loss.backward();
+      method.after_backward(*model);
+      train::clip_grad_norm(optimizer.groups(), 1.0);
+      optimizer.step(lr);
+      method.after_step(*model);
+      optimizer.zero_grad();
+    }
+  }
+
+  std::map<std::string, torch::Tensor> weights() {
+    std::map<std::string, torch::Tensor> copies;
+    for (auto& [name, layer] : model->linear_layers()) copies[name] = layer->weight_out_in().detach().clone();
+    return copies;
+  }
+};
+
+config::Options options_of(std::map<std::string, config::OptionValue> values) {
+  config::Options options("test", "method");
+  for (auto& [key, value] : values) options.set(key, value);
+  return options;
+}
+
+double frobenius(const torch::Tensor& t) { return t.norm().item<double>(); }
+
+// ---- OSFT ----------------------------------------------------------------------------------------
+
+class MethodsOnFixture : public ::testing::TestWithParam<std::string> {};
+
+// After a task the change of every target weight has, relative to its size, a component below 1e-5
+// in span(U_h) (columns) and in span(V_h) (rows), with AdamW and weight decay. Without the
+// re-projection after the optimizer step (gradients projected only) it leaks: the control.
+TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
+  for (const bool reproject : {true, false}) {
+    SCOPED_TRACE(reproject ? "projected gradients and parameters" : "control: gradients only");
+    FixtureRun setup(GetParam());
+    auto options = options_of({{"unfreeze_rank_ratio", 0.5}});
+    auto osft = method::osft_create(options);
+    auto& method = dynamic_cast<method::Osft&>(*osft);
+    method.attach(*setup.model);
+    method.begin_task(*setup.model, setup.context(0));
+    const auto frozen = method.frozen();
+    const auto before = setup.weights();
+    if (reproject) {
+      setup.train(method, 8, 1e-2, 0.1);
+    } else {
+      struct GradientsOnly : method::Method {
+        method::Osft& osft;
+        explicit GradientsOnly(method::Osft& o) : osft(o) {}
+        std::string name() const override { return "control"; }
+        void after_backward(model::Model& m) override { osft.after_backward(m); }
+      } control(method);
+      setup.train(control, 8, 1e-2, 0.1);
+    }
+    ASSERT_FALSE(frozen.empty());
+    double worst = 0;
+    for (const auto& [name, f] : frozen) {
+      const auto delta = setup.model->linear_layer(name)->weight_out_in().detach() - before.at(name);
+      ASSERT_GT(frobenius(delta), 0) << name << " did not train";
+      const double columns = frobenius(torch::matmul(f.U.t(), delta)) / frobenius(delta);
+      const double rows = frobenius(torch::matmul(delta, f.V)) / frobenius(delta);
+      worst = std::max({worst, columns, rows});
+    }
+    if (reproject) {
+      EXPECT_LT(worst, 1e-5);
+    } else {
+      EXPECT_GT(worst, 1e-3);
+    }
+  }
+}
+
+// The paper's formula fixes only the high-high block: U_hᵀ ΔW V_h stays zero.
+TEST_P(MethodsOnFixture, OsftPaperProjectionKeepsTheHighHighBlock) {
+  FixtureRun setup(GetParam());
+  auto options = options_of({{"unfreeze_rank_ratio", 0.5}, {"projection", std::string("paper")}});
+  auto osft = method::osft_create(options);
+  auto& method = dynamic_cast<method::Osft&>(*osft);
+  method.attach(*setup.model);
+  method.begin_task(*setup.model, setup.context(0));
+  const auto before = setup.weights();
+  setup.train(method, 5, 1e-2, 0.1);
+  for (const auto& [name, f] : method.frozen()) {
+    const auto delta = setup.model->linear_layer(name)->weight_out_in().detach() - before.at(name);
+    EXPECT_LT(frobenius(torch::matmul(torch::matmul(f.U.t(), delta), f.V)) / frobenius(delta), 1e-5) << name;
+  }
+}
+
+// Adaptive ranks follow the importance rule's bounds, and the method state carries the factors.
+TEST_P(MethodsOnFixture, OsftAdaptiveRanksAndStateRoundTrip) {
+  FixtureRun setup(GetParam());
+  auto options = options_of({{"rank", std::string("adaptive")}});
+  auto osft = method::osft_create(options);
+  auto& method = dynamic_cast<method::Osft&>(*osft);
+  method.attach(*setup.model);
+  method.begin_task(*setup.model, setup.context(0));
+  for (const auto& [name, k] : method.ranks()) {
+    auto layer = setup.model->linear_layer(name);
+    const auto R = std::min(layer->options().in_features, layer->options().out_features);
+    EXPECT_GE(k, std::max<int64_t>(1, static_cast<int64_t>(std::floor(0.1 * R)))) << name;
+    EXPECT_LE(k, std::min<int64_t>(R - 1, static_cast<int64_t>(std::floor(0.8 * R)))) << name;
+    EXPECT_EQ(method.frozen().at(name).U.size(1), k);
+  }
+  auto copy_options = options_of({{"rank", std::string("adaptive")}});
+  auto copy = method::osft_create(copy_options);
+  copy->attach(*setup.model);
+  copy->load_state(method.state());
+  const auto& restored = dynamic_cast<method::Osft&>(*copy);
+  EXPECT_EQ(restored.ranks(), method.ranks());
+  for (const auto& [name, f] : method.frozen()) EXPECT_TRUE(torch::equal(restored.frozen().at(name).V, f.V)) << name;
+}
+
+// ---- MIGU ----------------------------------------------------------------------------------------
+
+// Σ_tokens |y| per output neuron of every linear layer, for `batch` (what MIGU ranks rows by).
+std::map<std::string, torch::Tensor> output_magnitudes(model::Model& model, const model::Batch& batch) {
+  std::map<std::string, torch::Tensor> sums;
+  auto layers = model.linear_layers();
+  for (auto& [name, layer] : layers) {
+    auto* sum = &sums[name];
+    layer->observer_set([sum](const torch::Tensor& /*x*/, const torch::Tensor& y) {
+      auto s = y.abs().reshape({-1, y.size(-1)}).sum(0).to(torch::kFloat);
+      *sum = sum->defined() ? *sum + s : s;
+    });
+  }
+  {
+    torch::NoGradGuard no_grad;
+    model.forward(batch);
+  }
+  for (auto& [name, layer] : layers) layer->observer_clear();
+  return sums;
+}
+
+// From the second task on, one step changes exactly the rows whose output magnitude is at or above
+// the layer's 0.7-quantile (N − ceil(0.7·(N−1)) of them) and leaves every other row bit-identical.
+TEST_P(MethodsOnFixture, MiguChangesExactlyTheKeptRows) {
+  FixtureRun setup(GetParam());
+  const double T = 0.7;
+  auto options = options_of({{"threshold", T}});
+  auto migu = method::migu_create(options);
+  migu->attach(*setup.model);
+  const auto magnitudes = output_magnitudes(*setup.model, setup.batch);
+  migu->begin_task(*setup.model, setup.context(1));
+  ASSERT_TRUE(dynamic_cast<method::Migu&>(*migu).masking());
+  const auto before = setup.weights();
+  setup.train(*migu, 1, 1e-3, 0.0);
+  int64_t layers_checked = 0;
+  for (auto& [name, layer] : setup.model->linear_layers()) {
+    const auto changed = (layer->weight_out_in().detach() != before.at(name)).any(1);
+    const auto& m = magnitudes.at(name);
+    const auto kept = m >= torch::quantile(m, T);
+    const auto N = m.size(0);
+    EXPECT_EQ(kept.sum().item<int64_t>(), N - static_cast<int64_t>(std::ceil(T * static_cast<double>(N - 1)))) << name;
+    // A kept row may have a zero gradient (e.g. an embedding row of an absent token): changed ⊆ kept.
+    EXPECT_FALSE((changed & ~kept).any().item<bool>()) << name << ": a masked row changed";
+    EXPECT_GT(changed.sum().item<int64_t>(), 0) << name;
+    ++layers_checked;
+  }
+  EXPECT_GT(layers_checked, 0);
+}
+
+// On the first task MIGU does nothing, and with T = 0 it keeps every row: both equal SeqFT exactly.
+TEST_P(MethodsOnFixture, MiguWithoutMaskingEqualsSeqft) {
+  for (const auto& [task, T] : std::vector<std::pair<int64_t, double>>{{0, 0.7}, {1, 0.0}}) {
+    FixtureRun plain(GetParam()), masked(GetParam());
+    auto seqft_options = options_of({});
+    auto seqft = method::method_create("seqft", seqft_options);
+    auto options = options_of({{"threshold", T}});
+    auto migu = method::migu_create(options);
+    migu->attach(*masked.model);
+    migu->begin_task(*masked.model, masked.context(task));
+    plain.train(*seqft, 2, 1e-3, 0.0);
+    masked.train(*migu, 2, 1e-3, 0.0);
+    for (auto& [name, weight] : plain.weights()) EXPECT_TRUE(torch::equal(weight, masked.weights().at(name))) << name;
+  }
+}
+
+// MIGU on LoRA: B's rows follow the layer's output magnitude, A's rows its own x·Aᵀ magnitude.
+TEST_P(MethodsOnFixture, MiguMasksLoraRows) {
+  FixtureRun setup(GetParam());
+  auto options = options_of({{"threshold", 0.7}, {"on", std::string("seqlora")}});
+  auto migu = method::migu_create(options);
+  migu->attach(*setup.model);
+  migu->begin_task(*setup.model, setup.context(0));
+  setup.train(*migu, 2, 1e-2, 0.0);  // task 1: unmasked, so B is no longer zero
+  migu->end_task(*setup.model, setup.context(0));
+  migu->begin_task(*setup.model, setup.context(1));
+  auto out = setup.model->forward(setup.batch);
+  out.loss.backward();
+  migu->after_backward(*setup.model);
+  int64_t adapters = 0;
+  for (auto& [name, layer] : setup.model->linear_layers()) {
+    for (auto& adapter : layer->adapters()) {
+      const auto N = adapter.B.size(0), r = adapter.A.size(0);
+      const auto b_rows = (adapter.B.grad() != 0).any(1).sum().item<int64_t>();
+      const auto a_rows = (adapter.A.grad() != 0).any(1).sum().item<int64_t>();
+      EXPECT_LE(b_rows, N - static_cast<int64_t>(std::ceil(0.7 * static_cast<double>(N - 1)))) << name;
+      EXPECT_GT(b_rows, 0) << name;
+      EXPECT_EQ(a_rows, r - static_cast<int64_t>(std::ceil(0.7 * static_cast<double>(r - 1)))) << name;
+      ++adapters;
+    }
+  }
+  EXPECT_GT(adapters, 0);
+}
+
+// ---- O-LoRA ----------------------------------------------------------------------------------------
+
+// λ1 Σ_layers Σ_ij |(A_old A_newᵀ)_ij| element by element, and its gradient
+// ∂/∂A_new[j,k] = λ1 Σ_i sign((A_old A_newᵀ)_ij) · A_old[i,k].
+TEST_P(MethodsOnFixture, OLoraPenaltyAndGradientMatchAHandComputation) {
+  FixtureRun setup(GetParam());
+  const double lambda1 = 0.5;
+  auto options = options_of({{"lambda1", lambda1}});
+  auto olora = method::olora_create(options);
+  auto& method = dynamic_cast<method::OLora&>(*olora);
+  method.attach(*setup.model);
+  method.begin_task(*setup.model, setup.context(0));
+  method.end_task(*setup.model, setup.context(0));
+  method.begin_task(*setup.model, setup.context(1));
+  const auto penalty = method.penalty(*setup.model, setup.batch, {});
+  ASSERT_TRUE(penalty.defined());
+  penalty.backward();
+  double expected = 0;
+  for (auto [name, layer] : method.layers()) {
+    const auto& old_A = layer->adapter_find("task0")->A;
+    const auto& new_A = layer->adapter_find("task1")->A;
+    auto a = old_A.detach().to(torch::kDouble), b = new_A.detach().to(torch::kDouble);
+    auto oa = a.accessor<double, 2>(), nb = b.accessor<double, 2>();
+    auto grad = torch::zeros_like(b);
+    auto g = grad.accessor<double, 2>();
+    for (int64_t i = 0; i < a.size(0); ++i) {
+      for (int64_t j = 0; j < b.size(0); ++j) {
+        double dot = 0;
+        for (int64_t k = 0; k < a.size(1); ++k) dot += oa[i][k] * nb[j][k];
+        expected += lambda1 * std::abs(dot);
+        const double sign = dot > 0 ? 1 : (dot < 0 ? -1 : 0);
+        for (int64_t k = 0; k < a.size(1); ++k) g[j][k] += lambda1 * sign * oa[i][k];
+      }
+    }
+    EXPECT_LT((new_A.grad().to(torch::kDouble) - grad).abs().max().item<double>(), 1e-5) << name;
+    EXPECT_FALSE(old_A.requires_grad()) << name << ": the earlier adapter must be frozen";
+  }
+  EXPECT_NEAR(penalty.item<double>(), expected, 1e-4 * expected);
+  EXPECT_GT(expected, 0);
+}
+
+// ---- InfLoRA ----------------------------------------------------------------------------------------
+
+// After a task the memory is an orthonormal basis; the next task's A rows lie in its orthogonal
+// complement, and only B trains.
+TEST_P(MethodsOnFixture, InfLoraNewAIsOrthogonalToTheStoredSubspace) {
+  FixtureRun setup(GetParam());
+  auto options = options_of({{"rank", int64_t{2}}});
+  auto inflora = method::inflora_create(options);
+  auto& method = dynamic_cast<method::InfLora&>(*inflora);
+  method.attach(*setup.model);
+  method.begin_task(*setup.model, setup.context(0));
+  setup.train(method, 2, 1e-2, 0.0);
+  method.end_task(*setup.model, setup.context(0));
+  method.begin_task(*setup.model, setup.context(1));
+  for (const auto& group : method.trainable(*setup.model, 0.0)) {
+    for (const auto& name : group.names) EXPECT_EQ(name.find("lora_A"), std::string::npos) << name;
+  }
+  for (auto [name, layer] : method.layers()) {
+    const auto M = method.memory(name);
+    ASSERT_GT(M.size(1), 0) << name;
+    EXPECT_LT((torch::matmul(M.t(), M) - torch::eye(M.size(1))).abs().max().item<double>(), 1e-4) << name;
+    const auto& A = layer->adapter_find("task1")->A;
+    EXPECT_LT(frobenius(torch::matmul(A, M)) / frobenius(A), 1e-5) << name;
+  }
+}
+
+// ---- EWC ----------------------------------------------------------------------------------------
+
+// With one example per batch, EWC's Fisher is (1/n) Σ_n (∂ℓ_n/∂θ)², computed here example by example
+// with autograd::grad; the penalty is (λ/2) Σ F (θ − θ*)².
+TEST_P(MethodsOnFixture, EwcFisherMatchesAFiniteSum) {
+  FixtureRun setup(GetParam());
+  const auto n = setup.batch.labels.size(0);
+  auto example = [&](int64_t i) {
+    model::Batch one;
+    auto pick = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, i, 1) : t; };
+    one.input_ids = pick(setup.batch.input_ids);
+    one.attention_mask = pick(setup.batch.attention_mask);
+    one.labels = pick(setup.batch.labels);
+    one.pixel_values = pick(setup.batch.pixel_values);
+    return one;
+  };
+  auto context = setup.context(0);
+  context.for_each_batch = [&](const std::function<void(const model::Batch&)>& visit, int64_t) {
+    for (int64_t i = 0; i < n; ++i) visit(example(i));
+  };
+  const double lambda = 10;
+  auto options = options_of({{"lambda", lambda}});
+  auto ewc = method::ewc_create(options);
+  auto& method = dynamic_cast<method::Ewc&>(*ewc);
+  method.attach(*setup.model);
+  method.end_task(*setup.model, context);
+
+  auto params = setup.model->named_parameters();
+  std::vector<torch::Tensor> tensors;
+  for (const auto& item : params) tensors.push_back(item.value());
+  std::vector<torch::Tensor> expected(tensors.size());
+  for (int64_t i = 0; i < n; ++i) {
+    auto grads = torch::autograd::grad({setup.model->forward(example(i)).loss}, tensors, {}, false, false, true);
+    for (size_t p = 0; p < tensors.size(); ++p) {
+      if (!grads[p].defined()) continue;
+      auto sq = grads[p].pow(2) / static_cast<double>(n);
+      expected[p] = expected[p].defined() ? expected[p] + sq : sq;
+    }
+  }
+  size_t p = 0;
+  for (const auto& item : params) {
+    if (expected[p].defined()) {
+      const auto& fisher = method.fisher().at(item.key());
+      EXPECT_LT((fisher - expected[p]).abs().max().item<double>(), 1e-6 + 1e-4 * expected[p].abs().max().item<double>())
+          << item.key();
+    }
+    ++p;
+  }
+  // Move the parameters and compare the penalty with its formula.
+  double expected_penalty = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& item : params) {
+      auto shift = torch::full_like(item.value(), 0.01);
+      item.value().add_(shift);
+      if (method.fisher().count(item.key())) expected_penalty += (method.fisher().at(item.key()) * shift.pow(2)).sum().item<double>();
+    }
+  }
+  expected_penalty *= lambda / 2;
+  EXPECT_NEAR(method.penalty(*setup.model, setup.batch, {}).item<double>(), expected_penalty, 1e-5 * expected_penalty + 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, MethodsOnFixture, ::testing::ValuesIn(test::model_fixtures()), test_name);
+
+// ---- randomized SVD ---------------------------------------------------------------------------------
+
+// On a matrix with a decaying spectrum, the randomized top-k (8 oversampled columns, 2 power
+// iterations) finds the top singular values to 1e-4 relative and the subspace to 1e-3.
+TEST(OsftSvd, RandomizedTopKMatchesTheFullSvd) {
+  torch::manual_seed(0);
+  const int64_t N = 96, M = 64, k = 16;
+  auto [q1, r1] = torch::linalg_qr(torch::randn({N, M}), "reduced");
+  auto [q2, r2] = torch::linalg_qr(torch::randn({M, M}), "reduced");
+  auto spectrum = torch::pow(0.8, torch::arange(M, torch::kFloat));
+  auto w = torch::matmul(q1 * spectrum, q2.t());
+  method::OsftSettings full, randomized;
+  randomized.svd = "randomized";
+  const auto exact = method::osft_top_singular(w, k, full, 1);
+  const auto approx = method::osft_top_singular(w, k, randomized, 1);
+  EXPECT_LT(((approx.s - exact.s).abs() / exact.s).max().item<double>(), 1e-4);
+  auto projector = [](const torch::Tensor& U) { return torch::matmul(U, U.t()); };
+  EXPECT_LT(frobenius(projector(approx.U) - projector(exact.U)), 1e-3);
+  EXPECT_LT(frobenius(projector(approx.V) - projector(exact.V)), 1e-3);
+}
+
+}  // namespace
