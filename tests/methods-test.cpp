@@ -19,6 +19,7 @@
 #include "model/golden.h"
 #include "test-support.h"
 #include "train/adamw.h"
+#include "train/step.h"
 
 namespace {
 
@@ -50,22 +51,11 @@ struct FixtureRun {
     return context;
   }
 
-  // `steps` optimizer steps in the training loop's order (trainer.cpp).
+  // `steps` optimizer steps as the training loop takes them.
   void train(method::Method& method, int steps, double lr, double weight_decay) {
     train::AdamW optimizer(method.trainable(*model, weight_decay), {});
     model->train();
-    for (int i = 0; i < steps; ++i) {
-      auto out = model->forward(batch);
-      auto loss = out.loss;
-      auto penalty = method.penalty(*model, batch, out);
-      if (penalty.defined()) loss = loss + penalty;
-      loss.backward();
-      method.after_backward(*model);
-      train::clip_grad_norm(optimizer.groups(), 1.0);
-      optimizer.step(lr);
-      method.after_step(*model);
-      optimizer.zero_grad();
-    }
+    for (int i = 0; i < steps; ++i) train::train_step(*model, method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
   }
 
   std::map<std::string, torch::Tensor> weights() {

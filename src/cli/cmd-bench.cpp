@@ -99,9 +99,11 @@ Command add_bench(CLI::App& app) {
       ->required();
   tokenize->add_option("--seconds", options->seconds, "how long to run after the first pass")
       ->check(CLI::NonNegativeNumber);
-  return {bench, [options, tokenize] {
+  std::function<int()> methods;
+  add_bench_methods(*bench, methods);
+  return {bench, [options, tokenize, methods] {
             if (tokenize->parsed()) return bench_tokenize(options->tokenizer, options->file, options->seconds);
-            return 1;
+            return methods();
           }};
 }
 

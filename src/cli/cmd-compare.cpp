@@ -1,5 +1,6 @@
-// retain compare RUN_DIR... [--out FILE]: one Markdown table row per run (method, AA, BWT, FWT,
-// forgetting, perplexity drift, time, memory), from each RUN_DIR/matrix.json.
+// retain compare RUN_DIR... [--by-seed] [--out FILE]: one Markdown table row per run (method, AA,
+// BWT, FWT, forgetting, perplexity drift, time, memory), from each RUN_DIR/matrix.json; with
+// --by-seed one row per group of runs named "<group>-seed<N>", as mean ± standard deviation.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -18,18 +19,20 @@ Command add_compare(CLI::App& app) {
   struct Options {
     std::vector<std::string> dirs;
     std::string out;
+    bool by_seed = false;
   };
   auto options = std::make_shared<Options>();
   auto* sub = app.add_subcommand("compare", "compare the metrics of several runs in one Markdown table");
   sub->add_option("RUN_DIR", options->dirs, "run folders holding matrix.json")->required();
   sub->add_option("--out", options->out, "also write the table to this file");
+  sub->add_flag("--by-seed", options->by_seed, "one row per group of runs named <group>-seed<N>: mean ± sd over the seeds");
   return {sub, [options] {
             std::vector<std::pair<std::string, eval::RunResult>> runs;
             for (const auto& dir : options->dirs) {
               auto result = eval::run_result_read((std::filesystem::path(dir) / eval::kMatrixFile).string());
               runs.emplace_back(eval::run_name(result, dir), std::move(result));
             }
-            const std::string table = eval::compare_table(runs);
+            const std::string table = options->by_seed ? eval::compare_table_by_seed(runs) : eval::compare_table(runs);
             std::fputs(table.c_str(), stdout);
             if (!options->out.empty()) io::write_file_atomic(options->out, table);
             return 0;

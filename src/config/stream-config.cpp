@@ -93,6 +93,7 @@ const std::vector<Field<EvalConfig>> kEvalFields = {
     {"forward_transfer", &EvalConfig::forward_transfer},
     {"general_text", &EvalConfig::general_text, true},
     {"general_max_tokens", &EvalConfig::general_max_tokens},
+    {"split", &EvalConfig::split},
 };
 
 const std::vector<std::string> kSections = {"run", "model", "method", "train", "task", "eval"};
@@ -486,6 +487,7 @@ EvalConfig eval_read(const Section& section) {
   section.require("batch_size", eval.batch_size >= 1, "1 or more", eval.batch_size);
   section.require("max_new_tokens", eval.max_new_tokens >= 1, "1 or more", eval.max_new_tokens);
   section.require("general_max_tokens", eval.general_max_tokens >= 2, "2 or more", eval.general_max_tokens);
+  section.one_of("split", eval.split, {"test", "valid"});
   return eval;
 }
 

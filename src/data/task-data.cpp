@@ -165,6 +165,15 @@ std::vector<TaskData> stream_data_load(const config::StreamConfig& stream) {
   ImageCache cache;
   std::vector<TaskData> tasks;
   for (const auto& task : stream.tasks) tasks.push_back(load_task(task, stream.run.seed, cache));
+  if (stream.eval.split == "valid") {  // learning-rate tuning scores the held-out split, never the test set
+    for (auto& task : tasks) {
+      if (task.valid.text.empty()) {
+        fail("data", stream.source, ": [eval] split = \"valid\", but task '", task.config.name, "' has no `valid` examples");
+      }
+      task.test = task.valid;
+      shuffle_and_cap(task.test.text, stream.run.seed, task.config.max_test);
+    }
+  }
   return tasks;
 }
 

@@ -2,6 +2,8 @@
 #include "eval/report.h"
 
 #include <algorithm>
+#include <map>
+#include <numeric>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -404,6 +406,63 @@ std::string compare_table(const std::vector<std::pair<std::string, RunResult>>& 
                                result.task_seconds.empty() ? kUnmeasured : format("%.1f", total_seconds(result)),
                                bytes_text(result.peak_memory_bytes)});
     text += table_row(cells);
+  }
+  return text;
+}
+
+namespace {
+
+std::string group_of(const std::string& run) {
+  const auto at = run.rfind("-seed");
+  if (at == std::string::npos || at + 5 == run.size()) return run;
+  const auto digits = run.substr(at + 5);
+  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ? run.substr(0, at) : run;
+}
+
+// "mean ± sd" over the values that are known ("—" when none; no ± for one value).
+std::string mean_sd(const std::vector<std::optional<double>>& values, const char* pattern = "%.2f") {
+  std::vector<double> known;
+  for (const auto& v : values) {
+    if (v) known.push_back(*v);
+  }
+  if (known.empty()) return kUnmeasured;
+  const double mean = std::accumulate(known.begin(), known.end(), 0.0) / static_cast<double>(known.size());
+  if (known.size() == 1) return format(pattern, mean);
+  double squares = 0;
+  for (double v : known) squares += (v - mean) * (v - mean);
+  return format(pattern, mean) + " ± " + format(pattern, std::sqrt(squares / static_cast<double>(known.size() - 1)));
+}
+
+}  // namespace
+
+std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunResult>>& runs) {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const RunResult*>> groups;
+  for (const auto& [name, result] : runs) {
+    const auto group = group_of(name);
+    if (groups.count(group) == 0) order.push_back(group);
+    groups[group].push_back(&result);
+  }
+  std::string text = table_row({"run", "method", "seeds", "LR", "eff. batch", "AA", "BWT", "FWT", "ppl drift", "train s", "peak memory (MB)"}) +
+                     table_row({"---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
+  for (const auto& group : order) {
+    const auto& members = groups[group];
+    std::vector<std::optional<double>> aa, bwt, fwt, drift, seconds, memory;
+    for (const auto* result : members) {
+      const auto metrics = metrics_compute(*result);
+      aa.push_back(metrics.average_accuracy);
+      bwt.push_back(metrics.bwt);
+      fwt.push_back(metrics.fwt);
+      drift.push_back(metrics.perplexity_drift);
+      seconds.push_back(result->task_seconds.empty() ? std::nullopt : std::optional<double>(total_seconds(*result)));
+      memory.push_back(result->peak_memory_bytes > 0 ? std::optional<double>(result->peak_memory_bytes / 1e6) : std::nullopt);
+    }
+    const auto& settings = members.front()->settings;
+    const json* lr = setting(settings, "train", "lr");
+    const json* batch = setting(settings, "train", "effective_batch");
+    text += table_row({cell(group), cell(method_name(*members.front())), std::to_string(members.size()),
+                       lr != nullptr ? setting_text(*lr) : kUnmeasured, batch != nullptr ? setting_text(*batch) : kUnmeasured,
+                       mean_sd(aa), mean_sd(bwt), mean_sd(fwt), mean_sd(drift), mean_sd(seconds, "%.0f"), mean_sd(memory, "%.0f")});
   }
   return text;
 }

@@ -29,7 +29,8 @@ void Migu::observe() {
     stats_[i].layer->observer_set([this, i](const torch::Tensor& x, const torch::Tensor& y) {
       auto& stats = stats_[i];
       const auto out = stats.output.size(0);
-      stats.output += y.abs().reshape({-1, out}).sum(0, false, torch::kFloat);
+      // Σ_tokens |y| in one pass (no |y| temporary: the LM head's output is tokens × vocabulary).
+      stats.output += torch::linalg_vector_norm(y.reshape({-1, out}), 1, {0}, false, torch::kFloat);
       for (auto& [adapter_name, sums] : stats.lora) {
         const auto* adapter = stats.layer->adapter_find(adapter_name);
         auto xa = torch::matmul(x.to(adapter->A.scalar_type()), adapter->A.t());

@@ -35,6 +35,7 @@
 #include "train/progress.h"
 #include "train/run-checkpoint.h"
 #include "train/schedule.h"
+#include "train/step.h"
 
 namespace retain::train {
 
@@ -314,33 +315,22 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     int64_t order_epoch = -1;
 
     for (int64_t step = state.step; step < stage.steps; ++step) {
-      double loss_sum = 0;
-      int64_t tokens = 0;
-      for (int64_t a = 0; a < train.grad_accum; ++a) {
-        auto batch = examples.batch(micro_batch(stage, step * train.grad_accum + a, train.batch_size, config.run.seed, s, order, order_epoch), device);
-        tokens += batch.attention_mask.defined() ? batch.attention_mask.sum().item<int64_t>() : batch.labels.size(0);
-        auto out = model.forward(batch);
-        auto loss = out.loss;
-        auto penalty = method->penalty(model, batch, out);
-        if (penalty.defined()) loss = loss + penalty;
-        const double value = loss.item<double>();
-        if (!std::isfinite(value)) {
-          progress.event("nan", {{"task", stage.name}, {"step", step + 1}, {"loss", std::to_string(value)}});
-          fail("train", "task '", stage.name, "' step ", step + 1, ": the loss is ", value,
-               "; stopped. The last good checkpoint is ", run_dir, "/checkpoint (task ", state.stage + 1, ", step ",
-               state.step, "); lower train.lr or train.clip_norm and --resume");
-        }
-        loss_sum += value;
-        (loss / static_cast<double>(train.grad_accum)).backward();
-      }
-      method->after_backward(model);
-      const double grad_norm = clip_grad_norm(optimizer.groups(), train.clip_norm);
       const double lr = lr_at(step, stage.steps, warmup, train.schedule, train.lr);
-      optimizer.step(lr);
-      method->after_step(model);
-      optimizer.zero_grad();
-      progress.step({stage.name, s, static_cast<int64_t>(stages.size()), step + 1, stage.steps,
-                     loss_sum / static_cast<double>(train.grad_accum), lr, grad_norm, tokens});
+      const auto result = train_step(
+          model, *method, optimizer,
+          [&](int64_t a) {
+            return examples.batch(micro_batch(stage, step * train.grad_accum + a, train.batch_size, config.run.seed, s, order, order_epoch), device);
+          },
+          train.grad_accum, lr, train.clip_norm,
+          [&](double value) {
+            if (std::isfinite(value)) return;
+            progress.event("nan", {{"task", stage.name}, {"step", step + 1}, {"loss", std::to_string(value)}});
+            fail("train", "task '", stage.name, "' step ", step + 1, ": the loss is ", value,
+                 "; stopped. The last good checkpoint is ", run_dir, "/checkpoint (task ", state.stage + 1, ", step ",
+                 state.step, "); lower train.lr or train.clip_norm and --resume");
+          });
+      progress.step({stage.name, s, static_cast<int64_t>(stages.size()), step + 1, stage.steps, result.loss, lr,
+                     result.grad_norm, result.tokens});
       ++session_steps;
       if (crash_after >= 0 && session_steps == crash_after) std::_Exit(137);
       if (train.checkpoint_every > 0 && (step + 1) % train.checkpoint_every == 0 && step + 1 < stage.steps) {
