@@ -7,8 +7,9 @@
 # --by-seed) and OUT_DIR/lr.txt (every tuning score).
 #
 # Environment (defaults in brackets): RETAIN [build/retain], STREAMS [instructions wordnet-supersense],
-# SEEDS [0 1 2], MAX_TRAIN per task [96], MAX_TEST per task [40], EPOCHS [1], JOBS parallel runs [2],
-# THREADS per run [1], METHODS [all rows below].
+# SEEDS [0 1 2], MAX_TRAIN per task [96], MAX_TEST per task [40], EPOCHS [1], GENERAL_TOKENS of
+# held-out text for the perplexity drift [4096], JOBS parallel runs [2], THREADS per run [1],
+# METHODS [all rows below].
 set -euo pipefail
 out=${1:?usage: scripts/bench-methods.sh OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ seeds=${SEEDS:-"0 1 2"}
 max_train=${MAX_TRAIN:-96}
 max_test=${MAX_TEST:-40}
 epochs=${EPOCHS:-1}
+general_tokens=${GENERAL_TOKENS:-4096}
 jobs=${JOBS:-2}
 export OMP_NUM_THREADS=${THREADS:-1}
 
@@ -54,7 +56,8 @@ run() {
   for s in "$@"; do sets+=(--set "$s"); done
   while (( $(jobs -rp | wc -l) >= jobs )); do wait -n; done
   "$retain" run "$stream" --force --set "run.out=$run_out" --set "run.name=$name" --set "run.seed=$seed" \
-    --set "train.lr=$lr" --set "train.epochs=$epochs" "${sets[@]}" > "$run_out/$name.log" 2>&1 &
+    --set "train.lr=$lr" --set "train.epochs=$epochs" --set "eval.general_max_tokens=$general_tokens" "${sets[@]}" \
+    > "$run_out/$name.log" 2>&1 &
 }
 
 aa() { grep -o '"average_accuracy": *[-0-9.e]*' "$1/matrix.json" | head -1 | sed 's/.*: *//'; }
@@ -68,7 +71,7 @@ for stream_name in $streams; do
     IFS='|' read -r name sets lrs <<< "$row"
     for lr in $lrs; do
       # shellcheck disable=SC2086
-      run "$name-lr$lr" "$stream" "$tune" 0 "$lr" $sets eval.split=valid eval.forward_transfer=false
+      run "$name-lr$lr" "$stream" "$tune" 0 "$lr" $sets eval.split=valid eval.forward_transfer=false eval.general_text=
     done
   done
   wait

@@ -12,6 +12,7 @@
 
 #include "config/stream-config.h"
 #include "eval/run-result.h"
+#include "io/peft.h"
 #include "io/safetensors.h"
 #include "method/baselines.h"
 #include "model/checkpoint.h"
@@ -273,10 +274,9 @@ TEST(Resume, ExistingRunFolderIsRefusedWithoutForce) {
 // Generation tasks and a plain-text task on a small Llama built from a config, with the real
 // Llama-2 tokenizer: the run scores every seen task, measures general-text perplexity before and
 // after, and writes a model folder that loads back with the trained weights.
-TEST(Run, TextStreamOnADecoderEndToEnd) {
-  const auto tokenizer = tokenizer_dir() + "/llama2-tokenizer.json";
-  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
-  const auto dir = scratch_dir("train-text");
+// A little decoder stream in DIR/stream.toml: two generation tasks and a text task, on a 1-layer
+// Llama with the real Llama-2 tokenizer (`tokenizer`).
+std::string text_stream(const std::string& dir, const std::string& tokenizer) {
   fs::create_directories(dir + "/llama");
   std::ofstream(dir + "/llama/config.json") << R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
     "vocab_size": 32000, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
@@ -300,7 +300,16 @@ TEST(Run, TextStreamOnADecoderEndToEnd) {
       << "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = \"upper-test.jsonl\"\n"
       << "template = \"Twice: {input}\\n\"\nmetric = \"rouge_l\"\n"
       << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
-  auto config = config::stream_config_load(dir + "/stream.toml");
+  return dir + "/stream.toml";
+}
+
+std::string llama2_tokenizer() { return tokenizer_dir() + "/llama2-tokenizer.json"; }
+
+TEST(Run, TextStreamOnADecoderEndToEnd) {
+  const auto tokenizer = llama2_tokenizer();
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
+  const auto dir = scratch_dir("train-text");
+  auto config = config::stream_config_load(text_stream(dir, tokenizer));
   const auto run_dir = train::run_stream(config, {});
   const auto result = eval::run_result_read(run_dir + "/matrix.json");
   ASSERT_EQ(result.R.size(), 3u);
@@ -319,6 +328,28 @@ TEST(Run, TextStreamOnADecoderEndToEnd) {
   for (const char* file : {"config.toml", "log.jsonl", "report.md", "report.svg"}) {
     EXPECT_TRUE(fs::exists(fs::path(run_dir) / file)) << file;
   }
+}
+
+// save = "adapters": O-LoRA's per-task adapters come out as PEFT folders named after the tasks, one
+// LoRA on q_proj and v_proj each, with no full model beside them.
+TEST(Run, AdapterMethodsSaveOnePeftFolderPerTask) {
+  const auto tokenizer = llama2_tokenizer();
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
+  const auto dir = scratch_dir("train-adapters");
+  auto config = config::stream_config_load(text_stream(dir, tokenizer),
+                                           {"method.name=o-lora", "method.rank=4", "model.save=adapters", "train.lr=1e-3"});
+  const auto run_dir = train::run_stream(config, {});
+  for (const char* task : {"copy", "twice", "text"}) {
+    const auto adapter = io::peft_adapter_read(run_dir + "/adapters/" + task);
+    EXPECT_EQ(adapter.task_type, "CAUSAL_LM");
+    EXPECT_EQ(adapter.layers.size(), 2u) << task;
+    for (const auto& [module, weights] : adapter.layers) {
+      EXPECT_EQ(weights.A.size(0), 4) << module;
+      EXPECT_DOUBLE_EQ(weights.scale, 32.0 / 4) << module;
+      EXPECT_GT(weights.B.abs().max().item<double>(), 0) << module << ": B never trained";
+    }
+  }
+  EXPECT_FALSE(fs::exists(run_dir + "/model"));
 }
 
 }  // namespace

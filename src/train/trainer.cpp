@@ -194,6 +194,10 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   if (config.model.save == "adapters" && !method->trains_adapters()) {
     fail("config", config.source, ": [model] save = \"adapters\", but method '", method->name(), "' trains no adapters");
   }
+  if (config.model.save == "adapters" && model.kind() == model::ModelKind::ImageClassifier) {
+    fail("config", config.source, ": [model] save = \"adapters\": an image classifier's head trains beside the adapters "
+         "and a PEFT adapter folder does not hold it; use save = \"full\"");
+  }
   StreamExamples examples(stream, model, tokenizer.get(), config.train.max_length);
   const auto train_sizes = examples.train_sizes();
   std::vector<data::TextExample> general;
