@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # scripts/bench-methods.sh OUT_DIR - the methods benchmark of the README ("Results"): every method
 # on the instruction and WordNet-supersense streams, from the same base model (runs/base-pretrain),
-# with the same data and budget. Each method's learning rate is chosen on the held-out split
-# (eval.split = "valid", seed 0) from its candidates; the chosen one then runs with every seed on
-# the test split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare
+# with the same data and budget. Learning rates are chosen on the held-out split (eval.split =
+# "valid", seed 0) from each row's candidates, or taken over from another row ("=seqft": one sweep
+# per family when time is short); the chosen one then runs with every seed on the test split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare
 # --by-seed) and OUT_DIR/lr.txt (every tuning score).
 #
 # Environment (defaults in brackets): RETAIN [build/retain], STREAMS [instructions wordnet-supersense],
@@ -23,19 +23,21 @@ general_tokens=${GENERAL_TOKENS:-4096}
 jobs=${JOBS:-2}
 export OMP_NUM_THREADS=${THREADS:-1}
 
-# row name | --set options | learning-rate candidates (full fine-tuning vs. adapters)
-full_lrs="1e-4 3e-4"
-lora_lrs="1e-3 3e-3"
+# row name | --set options | learning-rate candidates, or =ROW to use ROW's choice. TUNE=each
+# sweeps every row's own candidates (the full protocol); the default sweeps once per family.
+full_lrs=${FULL_LRS:-"3e-4 1e-3"}
+lora_lrs=${LORA_LRS:-"1e-3 3e-3"}
+each() { if [[ ${TUNE:-family} == each ]]; then echo "$1"; else echo "$2"; fi; }
 rows=(
   "seqft|method.name=seqft|$full_lrs"
-  "replay|method.name=replay|$full_lrs"
-  "ewc|method.name=ewc|$full_lrs"
-  "osft|method.name=osft|$full_lrs"
-  "migu|method.name=migu|$full_lrs"
+  "replay|method.name=replay|$(each "$full_lrs" =seqft)"
+  "ewc|method.name=ewc|$(each "$full_lrs" =seqft)"
+  "osft|method.name=osft|$(each "$full_lrs" =seqft)"
+  "migu|method.name=migu|$(each "$full_lrs" =seqft)"
   "seqlora|method.name=seqlora|$lora_lrs"
-  "o-lora|method.name=o-lora|$lora_lrs"
-  "inflora|method.name=inflora|$lora_lrs"
-  "migu+o-lora|method.name=migu method.on=o-lora method.threshold=0.1|$lora_lrs"
+  "o-lora|method.name=o-lora|$(each "$lora_lrs" =seqlora)"
+  "inflora|method.name=inflora|$(each "$lora_lrs" =seqlora)"
+  "migu+o-lora|method.name=migu method.on=o-lora method.threshold=0.1|$(each "$lora_lrs" =seqlora)"
 )
 if [[ -n "${METHODS:-}" ]]; then
   kept=()
@@ -54,6 +56,8 @@ run() {
   tasks=$(grep -c '^\[\[task\]\]' "$stream")
   for i in $(seq 1 "$tasks"); do sets+=(--set "task.$i.max_train=$max_train" --set "task.$i.max_test=$max_test"); done
   for s in "$@"; do sets+=(--set "$s"); done
+  # A finished run (its log says "done") is kept, so running the script again picks up where it stopped.
+  if [[ -f $run_out/$name/report.md ]] && grep -q '"event":"done"' "$run_out/$name/log.jsonl" 2>/dev/null; then return; fi
   while (( $(jobs -rp | wc -l) >= jobs )); do wait -n; done
   "$retain" run "$stream" --force --set "run.out=$run_out" --set "run.name=$name" --set "run.seed=$seed" \
     --set "train.lr=$lr" --set "train.epochs=$epochs" --set "eval.general_max_tokens=$general_tokens" "${sets[@]}" \
@@ -69,20 +73,28 @@ for stream_name in $streams; do
   mkdir -p "$tune" "$runs"
   for row in "${rows[@]}"; do
     IFS='|' read -r name sets lrs <<< "$row"
+    [[ $lrs == =* ]] && continue
     for lr in $lrs; do
       # shellcheck disable=SC2086
       run "$name-lr$lr" "$stream" "$tune" 0 "$lr" $sets eval.split=valid eval.forward_transfer=false eval.general_text=
     done
   done
   wait
+  declare -A chosen=()
   for row in "${rows[@]}"; do
     IFS='|' read -r name sets lrs <<< "$row"
-    best_lr="" best=-1
-    for lr in $lrs; do
-      score=$(aa "$tune/$name-lr$lr")
-      echo "$stream_name $name lr=$lr valid AA=$score" >> "$out/lr.txt"
-      if awk -v a="$score" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$score best_lr=$lr; fi
-    done
+    if [[ $lrs == =* ]]; then
+      best_lr=${chosen[${lrs#=}]}
+      echo "$stream_name $name lr=$best_lr (taken from ${lrs#=})" >> "$out/lr.txt"
+    else
+      best_lr="" best=-1
+      for lr in $lrs; do
+        score=$(aa "$tune/$name-lr$lr")
+        echo "$stream_name $name lr=$lr valid AA=$score" >> "$out/lr.txt"
+        if awk -v a="$score" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$score best_lr=$lr; fi
+      done
+    fi
+    chosen[$name]=$best_lr
     for seed in $seeds; do
       # shellcheck disable=SC2086
       run "$name-seed$seed" "$stream" "$runs" "$seed" "$best_lr" $sets

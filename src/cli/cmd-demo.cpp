@@ -26,7 +26,7 @@ constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
 
 struct Options {
   std::string out = "runs/demo";
-  std::vector<std::string> methods = {"seqft", "replay", "joint"};
+  std::vector<std::string> methods = {"seqft", "replay", "ewc", "migu", "osft", "joint"};
   int64_t max_train = 2000, max_test = 500;
 };
 
