@@ -98,7 +98,7 @@ TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
         method::Osft& osft;
         explicit GradientsOnly(method::Osft& o) : osft(o) {}
         std::string name() const override { return "control"; }
-        void after_backward(model::Model& m) override { osft.after_backward(m); }
+        void before_step(model::Model& m) override { osft.before_step(m); }
       } control(method);
       setup.train(control, 8, 1e-2, 0.1);
     }

@@ -1,6 +1,7 @@
 // method.h - the one interface every continual-learning method implements (DESIGN.md §4).
 // The training loop (train/trainer.cpp) calls the hooks in this order for every task:
-//   begin_task → [ forward → loss + penalty → backward → after_backward → clip → step → after_step ]* → end_task
+//   begin_task → [ forward → loss + penalty → backward → after_backward → clip → before_step → step
+//                → after_step ]* → end_task
 // A method sees the model only through its named parameters and named nn::Linear layers.
 // Everything a resume needs is in state(); the loop saves it in every checkpoint.
 #pragma once
@@ -66,7 +67,10 @@ class Method {
                                 const model::Output& /*out*/) {
     return {};
   }
+  // Gradient edits that the global-norm clip must see (MIGU's masks) go in after_backward; those it
+  // must not see (OSFT's projection, which mini_trainer applies after clipping) in before_step.
   virtual void after_backward(model::Model& /*model*/) {}
+  virtual void before_step(model::Model& /*model*/) {}
   virtual void after_step(model::Model& /*model*/) {}
   virtual void end_task(model::Model& /*model*/, const TaskContext& /*task*/) {}
 

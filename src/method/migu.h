@@ -26,6 +26,7 @@ class Migu : public Method {
   std::vector<ParamGroup> trainable(model::Model& model, double weight_decay) override;
   torch::Tensor penalty(model::Model& model, const model::Batch& batch, const model::Output& out) override;
   void after_backward(model::Model& model) override;
+  void before_step(model::Model& model) override { inner_->before_step(model); }
   void after_step(model::Model& model) override;
   void end_task(model::Model& model, const TaskContext& task) override;
   std::vector<ExampleRef> training_examples(int64_t index, const std::vector<int64_t>& train_sizes) override;

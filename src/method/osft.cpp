@@ -111,7 +111,7 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
   }
 }
 
-void Osft::after_backward(model::Model& /*model*/) {
+void Osft::before_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
   const bool strict = settings_.projection == "strict";
   for (auto& [layer_name, layer] : layers_) {

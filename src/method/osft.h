@@ -4,7 +4,7 @@
 // At the start of a task W = U·diag(s)·Vᵀ; the top-k triplets (U_h, s_h, V_h) are frozen. With the
 // default "strict" projection, which the shipped code (mini_trainer, PEFT's OSF) implements, every
 // update lies in span(U_h)^⊥ ⊗ span(V_h)^⊥:
-//   after backward:   G ← (I − U_h U_hᵀ) G (I − V_h V_hᵀ)
+//   after clipping:   G ← (I − U_h U_hᵀ) G (I − V_h V_hᵀ)   (mini_trainer clips first)
 //   after each step:  W ← U_h diag(s_h) V_hᵀ + (I − U_h U_hᵀ) W (I − V_h V_hᵀ)
 // The second line undoes what AdamW's moments and weight decay move into the frozen subspace (the
 // leak mini_trainer PRs #16/#91 fixed). "paper" keeps only the high-high block fixed, as the
@@ -46,7 +46,7 @@ class Osft : public Method {
   std::string name() const override { return "osft"; }
   void attach(model::Model& model) override;
   void begin_task(model::Model& model, const TaskContext& task) override;
-  void after_backward(model::Model& model) override;
+  void before_step(model::Model& model) override;
   void after_step(model::Model& model) override;
   void end_task(model::Model& model, const TaskContext& task) override;
   MethodState state() const override;

@@ -21,6 +21,7 @@ StepResult train_step(model::Model& model, method::Method& method, AdamW& optimi
   }
   method.after_backward(model);
   result.grad_norm = clip_grad_norm(optimizer.groups(), clip_norm);
+  method.before_step(model);
   optimizer.step(lr);
   method.after_step(model);
   optimizer.zero_grad();

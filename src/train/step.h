@@ -1,6 +1,6 @@
 // step.h - one optimizer step in the order of method.h, the one place that order is written:
 //   for each micro-batch: forward → loss + penalty → backward (scaled by 1/accumulation)
-//   → after_backward → clip → AdamW step → after_step → zero the gradients
+//   → after_backward → clip → before_step → AdamW step → after_step → zero the gradients
 // The training loop, `retain bench methods` and the method tests all step through here.
 #pragma once
 

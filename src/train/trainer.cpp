@@ -1,5 +1,5 @@
 // trainer.cpp - the training loop of DESIGN.md §5, read top to bottom:
-//   batch → forward → loss + penalty → backward → after_backward → clip → step → after_step → LR → log / checkpoint
+//   batch → one optimizer step (train/step.h: forward, penalty, backward, method hooks, clip, AdamW) → LR → log / checkpoint
 // Task boundaries call begin_task / end_task; after every task the evaluator writes that row of R.
 //
 // Resuming: everything that decides the computation is either stored in the checkpoint (weights,
