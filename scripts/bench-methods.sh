@@ -4,12 +4,14 @@
 # with the same data and budget. Learning rates are chosen on the held-out split (eval.split =
 # "valid", seed 0) from each row's candidates, or taken over from another row ("=seqft": one sweep
 # per family when time is short); the chosen one then runs with every seed on the test split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare
-# --by-seed) and OUT_DIR/lr.txt (every tuning score).
+# --by-seed) and OUT_DIR/<stream>/lr.txt (every tuning score). Streams run one after the other; to run
+# them side by side, start one instance per stream (STREAMS=...) on the same OUT_DIR.
 #
 # Environment (defaults in brackets): RETAIN [build/retain], STREAMS [instructions wordnet-supersense],
 # SEEDS [0 1 2], MAX_TRAIN per task [96], MAX_TEST per task [40], EPOCHS [1], GENERAL_TOKENS of
 # held-out text for the perplexity drift [4096], JOBS parallel runs [2], THREADS per run [1],
-# METHODS [all rows below].
+# METHODS [all rows below], SETS [none]: more --set options for every run (on a GPU:
+# "run.device=cuda model.dtype=float32").
 set -euo pipefail
 out=${1:?usage: scripts/bench-methods.sh OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +48,6 @@ if [[ -n "${METHODS:-}" ]]; then
 fi
 
 mkdir -p "$out"
-: > "$out/lr.txt"
 
 # run NAME STREAM_FILE RUN_OUT SEED LR SETS... (waits while $jobs runs are going)
 run() {
@@ -55,10 +56,10 @@ run() {
   local tasks sets=()
   tasks=$(grep -c '^\[\[task\]\]' "$stream")
   for i in $(seq 1 "$tasks"); do sets+=(--set "task.$i.max_train=$max_train" --set "task.$i.max_test=$max_test"); done
-  for s in "$@"; do sets+=(--set "$s"); done
+  for s in "$@" ${SETS:-}; do sets+=(--set "$s"); done
   # A finished run (its log says "done") is kept, so running the script again picks up where it stopped.
   if [[ -f $run_out/$name/report.md ]] && grep -q '"event":"done"' "$run_out/$name/log.jsonl" 2>/dev/null; then return; fi
-  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n; done
+  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done  # a failed run is reported by its log
   "$retain" run "$stream" --force --set "run.out=$run_out" --set "run.name=$name" --set "run.seed=$seed" \
     --set "train.lr=$lr" --set "train.epochs=$epochs" --set "eval.general_max_tokens=$general_tokens" "${sets[@]}" \
     > "$run_out/$name.log" 2>&1 &
@@ -71,6 +72,8 @@ for stream_name in $streams; do
   tune=$out/$stream_name/tune
   runs=$out/$stream_name/runs
   mkdir -p "$tune" "$runs"
+  lr_log=$out/$stream_name/lr.txt
+  : > "$lr_log"
   for row in "${rows[@]}"; do
     IFS='|' read -r name sets lrs <<< "$row"
     [[ $lrs == =* ]] && continue
@@ -85,12 +88,12 @@ for stream_name in $streams; do
     IFS='|' read -r name sets lrs <<< "$row"
     if [[ $lrs == =* ]]; then
       best_lr=${chosen[${lrs#=}]}
-      echo "$stream_name $name lr=$best_lr (taken from ${lrs#=})" >> "$out/lr.txt"
+      echo "$stream_name $name lr=$best_lr (taken from ${lrs#=})" >> "$lr_log"
     else
       best_lr="" best=-1
       for lr in $lrs; do
         score=$(aa "$tune/$name-lr$lr")
-        echo "$stream_name $name lr=$lr valid AA=$score" >> "$out/lr.txt"
+        echo "$stream_name $name lr=$lr valid AA=$score" >> "$lr_log"
         if awk -v a="$score" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$score best_lr=$lr; fi
       done
     fi

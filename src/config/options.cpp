@@ -2,6 +2,7 @@
 // file, defaults are recorded so the resolved config shows them, unread keys are refused.
 #include "config/options.h"
 
+#include <cstdint>
 #include <sstream>
 
 #include "error.h"

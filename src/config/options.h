@@ -5,6 +5,7 @@
 // rather than a silent default.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>

@@ -4,6 +4,7 @@
 // checks as the file, and each error names where the offending value came from: the file or the --set.
 #include "config/stream-config.h"
 
+#include <cstdint>
 #include <toml++/toml.h>
 
 #include <algorithm>

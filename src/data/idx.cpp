@@ -3,6 +3,8 @@
 
 #include "data/text-file.h"
 #include "error.h"
+#include <cstdint>
+
 
 namespace retain::data {
 

@@ -1,6 +1,7 @@
 // jsonl.cpp - the JSON Lines reader: parse each non-blank line, require an object with string fields.
 #include "data/jsonl.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "data/text-file.h"

@@ -3,6 +3,7 @@
 // acronyms, an equal byte budget each, as paragraphs separated by blank lines. 5% of the paragraphs
 // form heldout.txt. Offensive fortune files (ethnic, men-women, off/) are not read.
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <string>
 

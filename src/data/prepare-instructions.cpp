@@ -8,6 +8,7 @@
 //                       does not use (their lemma has other senses)                    exact_match
 // Answers have at most 12 words and begin with a space (they continue a template ending in ':').
 #include <cctype>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>

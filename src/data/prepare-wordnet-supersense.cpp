@@ -3,6 +3,7 @@
 // in 6 class-incremental text-classification tasks of 4 classes, in lexicographer-file order, with the
 // same number of examples per class. Labels are the name after "noun." with a leading space
 // (" person"), the continuation of a template that ends in "Supersense:".
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>

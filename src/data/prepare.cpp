@@ -2,6 +2,7 @@
 // JSONL task files, tasks.toml, manifest.json, and the all-or-nothing write of the folder.
 #include "data/prepare.h"
 
+#include <cstdint>
 #include <stdlib.h>
 
 #include <algorithm>

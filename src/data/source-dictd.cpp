@@ -1,6 +1,7 @@
 // source-dictd.cpp - decodes the dictd index and slices entries out of the decompressed .dict.dz.
 #include "data/source-dictd.h"
 
+#include <cstdint>
 #include <sstream>
 
 #include "data/text-file.h"

@@ -3,6 +3,7 @@
 #include "data/task-data.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 

@@ -2,6 +2,7 @@
 #include "eval/metrics.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace retain::eval {
 

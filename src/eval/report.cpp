@@ -2,6 +2,7 @@
 #include "eval/report.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <numeric>
 #include <array>

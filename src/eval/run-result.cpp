@@ -2,6 +2,7 @@
 #include "eval/run-result.h"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <set>

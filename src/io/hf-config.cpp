@@ -1,5 +1,6 @@
 #include "io/hf-config.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 

@@ -1,6 +1,7 @@
 // safetensors-header.cpp - every check a hostile .safetensors header needs, and the writer's header.
 #include "io/safetensors-header.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

@@ -2,6 +2,7 @@
 #include "tok/added-tokens.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "tok/normalizers.h"
 #include "tok/unicode.h"

@@ -2,6 +2,7 @@
 #include "tok/bpe-model.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <queue>
 

@@ -2,6 +2,7 @@
 #include "tok/byte-level.h"
 
 #include <array>
+#include <cstdint>
 
 #include "tok/unicode.h"
 

@@ -4,6 +4,8 @@
 #include "tok/byte-level.h"
 #include "tok/regex.h"
 #include "tok/unicode.h"
+#include <cstdint>
+
 
 namespace retain::tok {
 

@@ -3,6 +3,7 @@
 #include "tok/gpt2-files.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 

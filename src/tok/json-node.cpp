@@ -2,6 +2,7 @@
 #include "tok/json-node.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>

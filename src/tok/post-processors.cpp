@@ -1,6 +1,8 @@
 // post-processors.cpp - every supported post-processor, for one text, is "these ids before, those
 // after"; this reads them from the file.
 #include "tok/post-processors.h"
+#include <cstdint>
+
 
 namespace retain::tok {
 

@@ -2,6 +2,7 @@
 #include "tok/pre-tokenizers.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "tok/byte-level.h"

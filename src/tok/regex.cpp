@@ -2,6 +2,7 @@
 #include "tok/regex.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <cstdint>
 #include <pcre2.h>
 
 #include "error.h"

@@ -8,6 +8,8 @@
 #include "tok/normalizers.h"
 #include "tok/post-processors.h"
 #include "tok/pre-tokenizers.h"
+#include <cstdint>
+
 
 namespace retain::tok {
 

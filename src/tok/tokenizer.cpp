@@ -2,6 +2,7 @@
 #include "tok/tokenizer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 
 #include "error.h"

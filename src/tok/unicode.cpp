@@ -1,6 +1,7 @@
 // unicode.cpp - UTF-8 validation and repair, Unicode properties and normal forms (utf8proc).
 #include "tok/unicode.h"
 
+#include <cstdint>
 #include <utf8proc.h>
 
 #include <cstdlib>

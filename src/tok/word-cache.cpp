@@ -1,6 +1,7 @@
 // word-cache.cpp - open addressing with linear probing, one table per shard.
 #include "tok/word-cache.h"
 
+#include <cstdint>
 #include <functional>
 
 namespace retain::tok {

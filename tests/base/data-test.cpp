@@ -2,6 +2,7 @@
 // load, shuffle and cap the same way on every run; each `retain data prepare` builder (when its Debian
 // source is installed) writes the same bytes twice, the tasks its manifest promises, and splits that
 // share no example.
+#include <cstdint>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <zlib.h>

@@ -2,6 +2,7 @@
 // comments (1-based task indices, as in methods.md §1.2), partial runs and unmeasured entries,
 // the scorers on known pairs, matrix.json round trips and read errors, report.md, report.svg and
 // the comparison table.
+#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,5 +1,6 @@
 // Header parser and writer: each hostile header is built byte by byte here and must give one
 // retain::Error naming the file and the tensor; valid headers round-trip exactly.
+#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <cstring>

@@ -3,6 +3,7 @@
 // TOML reading back to the same configuration. Method options: typed getters and unread keys.
 #include "config/stream-config.h"
 
+#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <filesystem>

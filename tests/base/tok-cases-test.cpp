@@ -6,6 +6,7 @@
 // {"<key>": [{"text", "ids", "ids_with_special"?, "decoded"?}, ...], ...}. RETAIN_TOKENIZER_DIR
 // holds the tokenizer files (default BUILD/tokenizers, filled by scripts/fetch-tokenizers.sh):
 // <key>-tokenizer.json, or <key>-encoder.json + <key>-vocab.bpe. A key without files fails.
+#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
