@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake git
   libtorch-dev           # libtorch 1.13 (CPU)
+  libgloo-dev            # Gloo headers: data-parallel training over c10d on the CPU
   libopenblas0-pthread   # libtorch's BLAS; netlib's reference BLAS is ~28x slower
   nlohmann-json3-dev libpcre2-dev libcli11-dev libgtest-dev
   libtomlplusplus-dev    # stream files (TOML)

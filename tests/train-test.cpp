@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "config/stream-config.h"
 #include "eval/run-result.h"
@@ -16,6 +15,7 @@
 #include "io/safetensors.h"
 #include "method/baselines.h"
 #include "model/checkpoint.h"
+#include "streams.h"
 #include "test-support.h"
 #include "train/adamw.h"
 #include "train/run-checkpoint.h"
@@ -97,59 +97,6 @@ TEST(Replay, MixesAFixedFractionOfEveryEarlierTask) {
   EXPECT_EQ(refs[12].task, 1);
   EXPECT_EQ(refs[12].index, 0);
 }
-
-// A little image classification stream on synthetic IDX files: 4 classes, each a bright square at
-// its own corner of an 8×8 image plus noise.
-void write_idx(const std::string& images_path, const std::string& labels_path, int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  auto be32 = [](std::ofstream& out, uint32_t v) {
-    const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                                static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-    out.write(reinterpret_cast<const char*>(b), 4);
-  };
-  std::ofstream images(images_path, std::ios::binary), labels(labels_path, std::ios::binary);
-  be32(images, 2051), be32(images, n), be32(images, 8), be32(images, 8);
-  be32(labels, 2049), be32(labels, n);
-  for (int i = 0; i < n; ++i) {
-    const int label = i % 4;
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        const bool lit = (r < 4) == (label < 2) && (c < 4) == (label % 2 == 0);
-        images.put(static_cast<char>((lit ? 160 : 0) + rng() % 90));
-      }
-    }
-    labels.put(static_cast<char>(label));
-  }
-}
-
-std::string image_stream(const std::string& dir, const std::string& method) {
-  fs::create_directories(dir + "/vit");
-  std::ofstream(dir + "/vit/config.json") << R"({"model_type": "vit", "image_size": 8, "patch_size": 4,
-    "num_channels": 1, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-    "intermediate_size": 32, "hidden_act": "gelu", "layer_norm_eps": 1e-12, "qkv_bias": true,
-    "initializer_range": 0.02, "num_labels": 4})";
-  write_idx(dir + "/train-images", dir + "/train-labels", 128, 1);
-  write_idx(dir + "/test-images", dir + "/test-labels", 64, 2);
-  std::ofstream stream(dir + "/stream.toml");
-  stream << "[run]\nseed = 3\ndevice = \"cpu\"\n[model]\ninit = \"vit/config.json\"\n[method]\nname = \"" << method
-         << "\"\n[train]\nepochs = 2\nbatch_size = 8\nlr = 3e-3\nweight_decay = 0.01\nschedule = \"cosine\"\n"
-         << "warmup_ratio = 0.2\ncheckpoint_every = 3\nlog_every = 4\n";
-  for (int t = 0; t < 2; ++t) {
-    stream << "[[task]]\nname = \"t" << t << "\"\nkind = \"image-classification\"\n"
-           << "train = \"train-images\"\ntrain_labels = \"train-labels\"\ntest = \"test-images\"\n"
-           << "test_labels = \"test-labels\"\nclasses = [" << 2 * t << ", " << 2 * t + 1 << "]\n";
-  }
-  return dir + "/stream.toml";
-}
-
-std::string retain_binary() { return RETAIN_BINARY_DIR "/retain"; }
-
-int run_command(const std::string& command) {
-  const int status = std::system((command + " >/dev/null 2>&1").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 // Killed after k optimizer steps (std::_Exit, as abrupt as kill -9) and resumed, a run ends with the
 // same weights and the same accuracy matrix as one never interrupted, bit for bit. Killing at
@@ -274,37 +221,6 @@ TEST(Resume, ExistingRunFolderIsRefusedWithoutForce) {
 // Generation tasks and a plain-text task on a small Llama built from a config, with the real
 // Llama-2 tokenizer: the run scores every seen task, measures general-text perplexity before and
 // after, and writes a model folder that loads back with the trained weights.
-// A little decoder stream in DIR/stream.toml: two generation tasks and a text task, on a 1-layer
-// Llama with the real Llama-2 tokenizer (`tokenizer`).
-std::string text_stream(const std::string& dir, const std::string& tokenizer) {
-  fs::create_directories(dir + "/llama");
-  std::ofstream(dir + "/llama/config.json") << R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
-    "vocab_size": 32000, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-    "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128, "rms_norm_eps": 1e-6,
-    "rope_theta": 10000.0, "tie_word_embeddings": true, "bos_token_id": 1, "eos_token_id": 2,
-    "initializer_range": 0.02})";
-  for (const char* split : {"train", "test"}) {
-    std::ofstream copy(dir + "/copy-" + split + ".jsonl"), upper(dir + "/upper-" + split + ".jsonl");
-    for (const char* word : {"cat", "dog", "sun", "tree", "moon", "fish"}) {
-      copy << R"({"input": ")" << word << R"(", "output": " )" << word << "\"}\n";
-      upper << R"({"input": ")" << word << R"(", "output": " )" << word << " " << word << "\"}\n";
-    }
-  }
-  std::ofstream(dir + "/general.txt") << "The cat sat on the mat.\n\nThe dog ran in the sun.\n\nA tree grew by the sea.\n";
-  std::ofstream(dir + "/stream.toml") << "[run]\nname = \"text\"\nout = \"" << dir << "/runs\"\n"
-      << "[model]\ninit = \"llama/config.json\"\ntokenizer = \"" << tokenizer << "\"\n"
-      << "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-2\nmax_length = 32\n"
-      << "[eval]\nmax_new_tokens = 4\ngeneral_text = \"general.txt\"\n"
-      << "[[task]]\nname = \"copy\"\nkind = \"generation\"\ntrain = \"copy-train.jsonl\"\ntest = \"copy-test.jsonl\"\n"
-      << "template = \"Copy: {input}\\n\"\n"
-      << "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = \"upper-test.jsonl\"\n"
-      << "template = \"Twice: {input}\\n\"\nmetric = \"rouge_l\"\n"
-      << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
-  return dir + "/stream.toml";
-}
-
-std::string llama2_tokenizer() { return tokenizer_dir() + "/llama2-tokenizer.json"; }
-
 TEST(Run, TextStreamOnADecoderEndToEnd) {
   const auto tokenizer = llama2_tokenizer();
   if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";

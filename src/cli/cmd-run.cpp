@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "config/stream-config.h"
+#include "dist/comm.h"
 #include "error.h"
 #include "train/trainer.h"
 
@@ -53,8 +54,10 @@ Command add_run(CLI::App& app) {
               run.force = options->force;
             }
             const auto dir = train::run_stream(config, run);
-            std::ifstream report(fs::path(dir) / "report.md");
-            std::cout << report.rdbuf();
+            if (dist::launch_env().rank == 0) {  // data-parallel ranks: the report once
+              std::ifstream report(fs::path(dir) / "report.md");
+              std::cout << report.rdbuf();
+            }
             return 0;
           }};
 }

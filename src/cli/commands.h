@@ -23,12 +23,14 @@ Command add_info(CLI::App& app);
 Command add_generate(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_launch(CLI::App& app);
 // `bench methods`, registered by add_bench (cmd-bench-methods.cpp); `run` returns -1 when not chosen.
 void add_bench_methods(CLI::App& bench, std::function<int()>& run);
 
 inline std::vector<Command> all_commands(CLI::App& app) {
   return {add_run(app),      add_data(app),  add_report(app), add_compare(app), add_info(app),
-          add_tokenize(app), add_generate(app), add_bench(app), add_demo(app),  add_parity(app)};
+          add_tokenize(app), add_generate(app), add_bench(app), add_demo(app),  add_parity(app),
+          add_launch(app)};
 }
 
 }  // namespace retain::cli

@@ -67,6 +67,10 @@ class Method {
                                 const model::Output& /*out*/) {
     return {};
   }
+  // Statistics of the step's forward passes that after_backward reads (MIGU's |activation| sums).
+  // With data-parallel ranks, the step sums them over the ranks in place before after_backward, so
+  // every rank sees the statistics of the whole global batch.
+  virtual std::vector<torch::Tensor> step_statistics() { return {}; }
   // Gradient edits that the global-norm clip must see (MIGU's masks) go in after_backward; those it
   // must not see (OSFT's projection, which mini_trainer applies after clipping) in before_step.
   virtual void after_backward(model::Model& /*model*/) {}

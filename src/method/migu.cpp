@@ -65,6 +65,15 @@ torch::Tensor Migu::penalty(model::Model& model, const model::Batch& batch, cons
   return inner_->penalty(model, batch, out);
 }
 
+std::vector<torch::Tensor> Migu::step_statistics() {
+  auto tensors = inner_->step_statistics();
+  for (auto& stats : stats_) {
+    tensors.push_back(stats.output);
+    for (auto& [adapter_name, sums] : stats.lora) tensors.push_back(sums);
+  }
+  return tensors;
+}
+
 void Migu::after_backward(model::Model& model) {
   inner_->after_backward(model);
   if (!masking_) return;

@@ -25,6 +25,7 @@ class Migu : public Method {
   void begin_task(model::Model& model, const TaskContext& task) override;
   std::vector<ParamGroup> trainable(model::Model& model, double weight_decay) override;
   torch::Tensor penalty(model::Model& model, const model::Batch& batch, const model::Output& out) override;
+  std::vector<torch::Tensor> step_statistics() override;
   void after_backward(model::Model& model) override;
   void before_step(model::Model& model) override { inner_->before_step(model); }
   void after_step(model::Model& model) override;

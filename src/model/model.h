@@ -13,6 +13,7 @@
 #include "io/hf-config.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
+#include "nn/loss.h"
 
 namespace retain::model {
 
@@ -36,6 +37,10 @@ class Model : public torch::nn::Module {
   explicit Model(io::HfConfig config) : config_(std::move(config)) {}
   virtual ModelKind kind() const = 0;
   virtual Output forward(const Batch& batch) = 0;
+  // How many items the loss of `batch` is the mean over (labels other than -100; for a causal LM
+  // the shifted ones). Data-parallel ranks weight their losses by it, so that the sum over ranks
+  // is the loss of the whole batch.
+  virtual int64_t loss_items(const Batch& batch) const { return nn::cross_entropy_items(batch.labels); }
 
   const io::HfConfig& config() const { return config_; }
   // The folder the model was loaded from ("" when built in memory).
@@ -64,6 +69,7 @@ class CausalLM : public Model {
   ModelKind kind() const override { return ModelKind::CausalLM; }
   // Positions 0..T-1 as HF's forward uses them; causal-LM loss when the batch has labels.
   Output forward(const Batch& batch) override;
+  int64_t loss_items(const Batch& batch) const override { return nn::causal_lm_items(batch.labels); }
   // Logits [B, T, V] for `input_ids` at `position_ids` [B, T], attending causally to the cached
   // positions and themselves. key_padding: [B, cached + T] (1 token, 0 padding) or undefined.
   virtual torch::Tensor forward_tokens(const torch::Tensor& input_ids, const torch::Tensor& position_ids,

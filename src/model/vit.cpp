@@ -218,6 +218,12 @@ class VitForImageClassification : public ImageClassifier {
     classifier = register_module("classifier", nn::Linear(nn::LinearOptions{o_.hidden_size, o_.num_labels, true}, t));
   }
 
+  // Regression and multi-label losses are means over every label element.
+  int64_t loss_items(const Batch& batch) const override {
+    const bool integer = batch.labels.scalar_type() == torch::kLong || batch.labels.scalar_type() == torch::kInt;
+    return integer ? nn::cross_entropy_items(batch.labels) : batch.labels.numel();
+  }
+
   Output forward(const Batch& batch) override {
     TORCH_CHECK(batch.pixel_values.defined(), "vit needs pixel_values");
     auto h = vit->embeddings(batch.pixel_values);

@@ -13,4 +13,10 @@ torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& l
   return nn::cross_entropy_loss(logits.narrow(1, 0, t - 1), labels.narrow(1, 1, t - 1));
 }
 
+int64_t cross_entropy_items(const torch::Tensor& labels) { return (labels != kIgnoreIndex).sum().item<int64_t>(); }
+
+int64_t causal_lm_items(const torch::Tensor& labels) {
+  return cross_entropy_items(labels.narrow(1, 1, labels.size(1) - 1));
+}
+
 }  // namespace retain::nn

@@ -13,4 +13,8 @@ torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& l
 // Token or sequence classification: logits [..., C] against labels [...] of the same positions.
 torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 
+// The items each loss above is the mean over: labels other than -100 (shifted for the causal LM).
+int64_t causal_lm_items(const torch::Tensor& labels);
+int64_t cross_entropy_items(const torch::Tensor& labels);
+
 }  // namespace retain::nn

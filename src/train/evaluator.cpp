@@ -14,8 +14,21 @@ namespace {
 constexpr size_t kSamples = 3;
 }
 
-Evaluator::Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device)
-    : model_(model), tokenizer_(tokenizer), options_(options), device_(device), special_(special_tokens(model)) {}
+Evaluator::Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device,
+                     dist::Comm* comm)
+    : model_(model), tokenizer_(tokenizer), options_(options), device_(device), special_(special_tokens(model)),
+      comm_(comm != nullptr && comm->distributed() ? comm : nullptr) {}
+
+bool Evaluator::mine(size_t index) const {
+  return comm_ == nullptr || static_cast<int64_t>(index % static_cast<size_t>(comm_->size())) == comm_->rank();
+}
+
+double Evaluator::summed(double value, const std::string& what) {
+  if (comm_ == nullptr) return value;
+  auto total = torch::tensor({value}, torch::kDouble);
+  comm_->sum_(total, what);
+  return total.item<double>();
+}
 
 TaskScore Evaluator::score(const data::TaskData& task, const std::vector<int64_t>& allowed_classes) {
   torch::NoGradGuard no_grad;
@@ -43,6 +56,7 @@ TaskScore Evaluator::score_generation(const data::TaskData& task) {
   const int64_t prompt_room = std::max<int64_t>(1, options_.max_length - max_new);
   double total = 0;
   for (size_t begin = 0; begin < examples.size(); begin += options_.batch_size) {
+    if (!mine(begin / options_.batch_size)) continue;
     const auto end = std::min(examples.size(), begin + static_cast<size_t>(options_.batch_size));
     std::vector<std::vector<int32_t>> prompts;
     int64_t length = 0;
@@ -84,6 +98,7 @@ TaskScore Evaluator::score_generation(const data::TaskData& task) {
       if (result.samples.size() < kSamples) result.samples.push_back({example.prompt, text, example.target});
     }
   }
+  total = summed(total, "scores of task '" + task.config.name + "'");
   result.examples = static_cast<int64_t>(examples.size());
   result.score = examples.empty() ? 0 : 100.0 * total / static_cast<double>(examples.size());
   return result;
@@ -97,6 +112,7 @@ TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<
   torch::Tensor blocked;  // -inf on the classes the prediction may not take
   int64_t correct = 0;
   for (int64_t begin = 0; begin < images.size(); begin += options_.batch_size) {
+    if (!mine(static_cast<size_t>(begin / options_.batch_size))) continue;
     const auto end = std::min<int64_t>(images.size(), begin + options_.batch_size);
     std::vector<ImageRef> items;
     for (int64_t i = begin; i < end; ++i) items.push_back({&images, i});
@@ -119,8 +135,9 @@ TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<
     }
     correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
   }
+  const auto right = summed(static_cast<double>(correct), "scores of task '" + task.config.name + "'");
   result.examples = images.size();
-  result.score = images.size() == 0 ? 0 : 100.0 * static_cast<double>(correct) / static_cast<double>(images.size());
+  result.score = images.size() == 0 ? 0 : 100.0 * right / static_cast<double>(images.size());
   return result;
 }
 
@@ -139,13 +156,15 @@ double Evaluator::perplexity(const std::vector<data::TextExample>& documents, in
       rows.push_back(&blocks[i]);
       predicted += static_cast<int64_t>(blocks[i].ids.size()) - 1;
     }
+    tokens += predicted;
+    if (!mine(begin / options_.batch_size)) continue;
     auto batch = causal_batch(rows, special_.pad);
     batch.input_ids = batch.input_ids.to(device_);
     batch.attention_mask = batch.attention_mask.to(device_);
     batch.labels = batch.labels.to(device_);
     nll += model_.forward(batch).loss.item<double>() * static_cast<double>(predicted);
-    tokens += predicted;
   }
+  nll = summed(nll, "perplexity");
   model_.train();
   if (tokens == 0) fail("eval", "perplexity: the text has fewer than 2 tokens");
   return std::exp(nll / static_cast<double>(tokens));

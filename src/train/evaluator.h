@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/task-data.h"
+#include "dist/comm.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
 #include "train/batches.h"
@@ -29,9 +30,12 @@ struct TaskScore {
   std::vector<std::vector<std::string>> samples;  // the first few [prompt, answer, reference]
 };
 
+// With data-parallel ranks (`comm` of several), each rank scores every size-th batch of a split and
+// the sums are added over the ranks, so every rank returns the score of the whole split.
 class Evaluator {
  public:
-  Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device);
+  Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device,
+            dist::Comm* comm = nullptr);
 
   // `allowed_classes` (image tasks): the labels the prediction may take; empty = all of the head.
   TaskScore score(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
@@ -41,11 +45,15 @@ class Evaluator {
  private:
   TaskScore score_generation(const data::TaskData& task);
   TaskScore score_images(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
+  // Whether batch `index` of a split is this rank's to score; the sum of `value` over the ranks.
+  bool mine(size_t index) const;
+  double summed(double value, const std::string& what);
   model::Model& model_;
   const tok::Tokenizer* tokenizer_;
   EvalOptions options_;
   torch::Device device_;
   SpecialTokens special_;
+  dist::Comm* comm_;
 };
 
 }  // namespace retain::train

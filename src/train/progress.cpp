@@ -23,13 +23,15 @@ std::string duration_text(double seconds) {
   return buffer;
 }
 
-Progress::Progress(const std::string& log_path, int64_t total_steps, int64_t done_steps, int64_t log_every)
+Progress::Progress(const std::string& log_path, int64_t total_steps, int64_t done_steps, int64_t log_every, bool quiet)
     : terminal_(::isatty(STDERR_FILENO) == 1),
+      quiet_(quiet),
       total_steps_(total_steps),
       done_steps_(done_steps),
       log_every_(std::max<int64_t>(1, log_every)),
       start_(std::chrono::steady_clock::now()),
       last_(start_) {
+  if (quiet_) return;
   log_ = std::fopen(log_path.c_str(), "a");
   if (log_ == nullptr) fail("train", log_path, ": cannot open for appending");
 }
@@ -53,6 +55,7 @@ void Progress::clear_bar() {
 }
 
 void Progress::step(const StepReport& r) {
+  if (quiet_) return;
   ++session_steps_;
   ++done_steps_;
   tokens_since_ += r.tokens;
@@ -89,6 +92,7 @@ void Progress::step(const StepReport& r) {
 }
 
 void Progress::event(const std::string& name, nlohmann::json fields, const std::string& say) {
+  if (quiet_) return;
   fields["event"] = name;
   write_log(fields);
   if (!say.empty()) {

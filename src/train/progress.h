@@ -21,7 +21,8 @@ struct StepReport {
 class Progress {
  public:
   // total_steps: optimizer steps of the whole run; done_steps: those already done (resume).
-  Progress(const std::string& log_path, int64_t total_steps, int64_t done_steps, int64_t log_every);
+  // A quiet Progress (data-parallel ranks other than 0) writes nothing at all.
+  Progress(const std::string& log_path, int64_t total_steps, int64_t done_steps, int64_t log_every, bool quiet = false);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -34,7 +35,7 @@ class Progress {
   void write_log(const nlohmann::json& line);
   void clear_bar();
   std::FILE* log_ = nullptr;
-  bool terminal_;
+  bool terminal_, quiet_;
   int64_t total_steps_, done_steps_, session_steps_ = 0, log_every_;
   int64_t tokens_since_ = 0;
   std::chrono::steady_clock::time_point start_, last_;

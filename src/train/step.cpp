@@ -1,24 +1,59 @@
 // step.cpp - one optimizer step (see step.h).
 #include "train/step.h"
 
+#include "dist/data-parallel.h"
+
 namespace retain::train {
+
+namespace {
+
+bool empty(const model::Batch& batch) { return !batch.input_ids.defined() && !batch.pixel_values.defined(); }
+
+std::vector<torch::Tensor> params_of(const AdamW& optimizer) {
+  std::vector<torch::Tensor> params;
+  for (const auto& group : optimizer.groups()) params.insert(params.end(), group.params.begin(), group.params.end());
+  return params;
+}
+
+}  // namespace
 
 StepResult train_step(model::Model& model, method::Method& method, AdamW& optimizer,
                       const std::function<model::Batch(int64_t)>& micro_batch, int64_t accumulation, double lr,
-                      double clip_norm, const std::function<void(double)>& check_loss) {
+                      double clip_norm, const std::function<void(double)>& check_loss, dist::Comm* comm) {
+  const bool parallel = comm != nullptr && comm->distributed();
   StepResult result;
+  double tokens = 0;
   for (int64_t a = 0; a < accumulation; ++a) {
     const auto batch = micro_batch(a);
-    result.tokens += batch.attention_mask.defined() ? batch.attention_mask.sum().item<int64_t>() : batch.labels.size(0);
+    // With several ranks, each one's loss is weighted by its share of the global micro-batch's
+    // loss items, so the gradients summed over the ranks are those of the whole micro-batch.
+    double share = 1;
+    if (parallel) {
+      const auto items = empty(batch) ? 0 : model.loss_items(batch);
+      auto total = torch::tensor({static_cast<double>(items)}, torch::kDouble);
+      comm->sum_(total, "loss items");
+      share = total.item<double>() > 0 ? static_cast<double>(items) / total.item<double>() : 0;
+    }
+    if (empty(batch)) continue;
+    tokens += static_cast<double>(batch.attention_mask.defined() ? batch.attention_mask.sum().item<int64_t>()
+                                                                 : batch.labels.size(0));
     auto out = model.forward(batch);
-    auto loss = out.loss;
-    auto penalty = method.penalty(model, batch, out);
+    auto loss = parallel ? out.loss * share : out.loss;
+    // The penalty depends on the weights only, which every rank shares: rank 0 adds it once.
+    auto penalty = !parallel || comm->leader() ? method.penalty(model, batch, out) : torch::Tensor();
     if (penalty.defined()) loss = loss + penalty;
-    const double value = loss.item<double>();
-    if (check_loss) check_loss(value);
-    result.loss += value / static_cast<double>(accumulation);
+    result.loss += loss.item<double>() / static_cast<double>(accumulation);
     (loss / static_cast<double>(accumulation)).backward();
   }
+  if (parallel) {
+    for (auto& statistic : method.step_statistics()) comm->sum_(statistic, "method statistics");
+    std::vector<double> totals{result.loss, tokens};
+    dist::sum_gradients(*comm, params_of(optimizer), totals);
+    result.loss = totals[0];
+    tokens = totals[1];
+  }
+  result.tokens = static_cast<int64_t>(tokens);
+  if (check_loss) check_loss(result.loss);
   method.after_backward(model);
   result.grad_norm = clip_grad_norm(optimizer.groups(), clip_norm);
   method.before_step(model);

@@ -7,6 +7,12 @@
 // order of each stage and epoch), so a resumed run on the CPU gives the same bits as one that was
 // never interrupted. A stage resumed in the middle does not call begin_task again: methods keep
 // what begin_task computes in their state.
+//
+// Data-parallel (dist/comm.h): with WORLD_SIZE > 1 every rank runs this same loop over the same
+// global batches, trains on its slice of each (dist/data-parallel.h), and the step sums gradients
+// over the ranks. Rank 0 alone writes the run folder (log, checkpoints, reports, the model); every
+// rank reads the checkpoint on resume, which may use a different number of ranks, because the data
+// order and the position in it do not depend on the ranks.
 #include "train/trainer.h"
 
 #include <chrono>
@@ -20,6 +26,7 @@
 #include "data/shuffle.h"
 #include "data/task-data.h"
 #include "device.h"
+#include "dist/data-parallel.h"
 #include "error.h"
 #include "eval/report.h"
 #include "eval/run-result.h"
@@ -177,20 +184,23 @@ eval::RunResult result_of(const nlohmann::json& results, const std::vector<data:
 
 std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   const auto run_dir = run_dir_of(config);
+  auto device = device::parse(config.run.device);
+  const auto comm = dist::comm_create(dist::launch_env(), device);
+  const bool leader = comm->leader();
   const bool occupied = fs::exists(run_dir) && !fs::is_empty(run_dir);
-  if (!options.resume && occupied && !options.force) {
+  if (leader && !options.resume && occupied && !options.force) {
     fail("run", run_dir, ": the run folder already has files; continue it with --resume ", run_dir,
          ", or start over with --force");
   }
 
   // Everything is read and checked before anything is trained or written.
   const auto stream = data::stream_data_load(config);
-  const auto device = device::parse(config.run.device);
   auto model_ptr = model_for(config, device);
   auto& model = *model_ptr;
   const auto tokenizer = tokenizer_for(config);
   auto method = method::method_create(config.method);
   method->attach(model);
+  dist::broadcast_model(*comm, model);
   if (config.model.save == "adapters" && !method->trains_adapters()) {
     fail("config", config.source, ": [model] save = \"adapters\", but method '", method->name(), "' trains no adapters");
   }
@@ -209,12 +219,19 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     text_task.metric = "perplexity";
     general = data::task_data_load(text_task, config.run.seed).train.text;
   }
-  if (!options.resume) {
-    if (occupied) fs::remove_all(run_dir);
-    fs::create_directories(run_dir);
+  if (leader) {
+    if (!options.resume) {
+      if (occupied) fs::remove_all(run_dir);
+      fs::create_directories(run_dir);
+    }
+    // Written on resume too: --set may have changed a setting (a lower lr after a diverged step).
+    io::write_file_atomic((fs::path(run_dir) / "config.toml").string(), config::stream_config_to_toml(config));
   }
-  // Written on resume too: --set may have changed a setting (a lower lr after a diverged step).
-  io::write_file_atomic((fs::path(run_dir) / "config.toml").string(), config::stream_config_to_toml(config));
+  comm->barrier("the run folder");
+  // Only rank 0 writes files.
+  const auto checkpoint_write = [&](const RunCheckpoint& checkpoint) {
+    if (leader) run_checkpoint_write(run_dir, checkpoint);
+  };
 
   // The stages and their lengths.
   const auto& train = config.train;
@@ -241,7 +258,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   }
 
   Evaluator evaluator(model, tokenizer.get(), {config.eval.batch_size, config.eval.max_new_tokens, train.max_length},
-                      device);
+                      device, comm.get());
   const auto log_path = (fs::path(run_dir) / "log.jsonl").string();
 
   // Where the run starts: a checkpoint, or the base model (scored first, for forward transfer).
@@ -259,7 +276,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     for (int64_t s = 0; s < std::min<int64_t>(state.stage, stages.size()); ++s) done_steps += stages[s].steps;
     done_steps += state.step;
   }
-  Progress progress(log_path, total_steps, done_steps, train.log_every);
+  Progress progress(log_path, total_steps, done_steps, train.log_every, !leader);
   if (options.resume) {
     progress.event("resume", {{"stage", state.stage}, {"step", state.step}},
                    "resuming " + run_dir + " at task " + std::to_string(std::min<int64_t>(state.stage + 1, stages.size())) +
@@ -282,11 +299,14 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     if (!general.empty()) state.results["general_ppl_before"] = evaluator.perplexity(general, config.eval.general_max_tokens);
     state.model = model::model_state(model);
     state.method = method->state();
-    run_checkpoint_write(run_dir, state);
+    checkpoint_write(state);
   }
 
-  const char* crash_env = std::getenv("RETAIN_CRASH_AFTER_STEPS");  // tests: die like kill -9 after N steps
-  const int64_t crash_after = crash_env != nullptr ? std::atoll(crash_env) : -1;
+  // Tests: die like kill -9 after N steps (only rank RETAIN_CRASH_RANK when it is set).
+  const char* crash_env = std::getenv("RETAIN_CRASH_AFTER_STEPS");
+  const char* crash_rank = std::getenv("RETAIN_CRASH_RANK");
+  const bool crashes = crash_rank == nullptr || std::atoll(crash_rank) == comm->rank();
+  const int64_t crash_after = crash_env != nullptr && crashes ? std::atoll(crash_env) : -1;
   int64_t session_steps = 0;
 
   for (int64_t s = state.stage; s < static_cast<int64_t>(stages.size()); ++s) {
@@ -323,7 +343,11 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
       const auto result = train_step(
           model, *method, optimizer,
           [&](int64_t a) {
-            return examples.batch(micro_batch(stage, step * train.grad_accum + a, train.batch_size, config.run.seed, s, order, order_epoch), device);
+            auto refs = micro_batch(stage, step * train.grad_accum + a, train.batch_size, config.run.seed, s, order,
+                                    order_epoch);
+            const auto [begin, end] = dist::shard_range(static_cast<int64_t>(refs.size()), comm->rank(), comm->size());
+            if (begin == end) return model::Batch{};
+            return examples.batch(std::vector<method::ExampleRef>(refs.begin() + begin, refs.begin() + end), device);
           },
           train.grad_accum, lr, train.clip_norm,
           [&](double value) {
@@ -332,7 +356,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
             fail("train", "task '", stage.name, "' step ", step + 1, ": the loss is ", value,
                  "; stopped. The last good checkpoint is ", run_dir, "/checkpoint (task ", state.stage + 1, ", step ",
                  state.step, "); lower train.lr or train.clip_norm and --resume");
-          });
+          },
+          comm.get());
       progress.step({stage.name, s, static_cast<int64_t>(stages.size()), step + 1, stage.steps, result.loss, lr,
                      result.grad_norm, result.tokens});
       ++session_steps;
@@ -345,10 +370,11 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
         state.model = model::model_state(model);
         state.optimizer = optimizer.state();
         state.method = method->state();
-        run_checkpoint_write(run_dir, state);
+        checkpoint_write(state);
       }
     }
     method->end_task(model, context);
+    dist::check_same_weights(*comm, model, "after task '" + stage.name + "'");
     state.results["task_seconds"][stage.task] =
         seconds_before + std::chrono::duration<double>(Clock::now() - task_start).count();
 
@@ -378,13 +404,13 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     if (state.stage == static_cast<int64_t>(stages.size()) && !general.empty()) {
       state.results["general_ppl_after"] = evaluator.perplexity(general, config.eval.general_max_tokens);
     }
-    eval::report_write(result_of(state.results, stream, config), run_dir);
-    run_checkpoint_write(run_dir, state);
+    if (leader) eval::report_write(result_of(state.results, stream, config), run_dir);
+    checkpoint_write(state);
   }
 
   // The outputs: the model as a Hugging Face folder (written beside, then renamed into place) and the
   // report; then the checkpoint drops its weights and keeps only the finished position.
-  if (!state.model.empty()) {
+  if (leader && !state.model.empty()) {
     const auto adapters = adapter_names(model);
     if (config.model.save == "full") {
       // A full model has the adapters folded in, so transformers loads what was evaluated.
@@ -406,9 +432,9 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     }
     state.model.clear();
     state.method = {};
-    run_checkpoint_write(run_dir, state);
+    checkpoint_write(state);
   }
-  eval::report_write(result_of(state.results, stream, config), run_dir);
+  if (leader) eval::report_write(result_of(state.results, stream, config), run_dir);
   progress.event("done", {{"run", run_dir}}, "done: " + run_dir + "/report.md");
   return run_dir;
 }

@@ -1,0 +1,121 @@
+// Data-parallel training over c10d's Gloo on the loopback interface: two processes started by
+// `retain launch` train the same weights and score the same accuracy matrix as one process with
+// the same global batch (within float rounding: the ranks sum their gradients in another order);
+// a rank killed mid-run makes the other stop with an error that names the failed collective, and
+// --resume completes the run with the same or a different number of processes.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "eval/run-result.h"
+#include "io/safetensors.h"
+#include "streams.h"
+#include "test-support.h"
+
+namespace fs = std::filesystem;
+using namespace retain;
+using namespace retain::test;
+
+namespace {
+
+std::string launch(int nproc) { return retain_binary() + " launch --nproc " + std::to_string(nproc) + " -- " + retain_binary(); }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The largest |a − b| over every weight of two saved models, relative to the largest |a| of the
+// model. (Per tensor it would be meaningless for weights whose gradient is zero up to rounding,
+// such as attention key biases: AdamW turns their rounding noise into steps of size lr.)
+double max_relative_difference(const std::string& a_dir, const std::string& b_dir) {
+  const auto a = io::safetensors_load(a_dir + "/model/model.safetensors").tensors;
+  const auto b = io::safetensors_load(b_dir + "/model/model.safetensors").tensors;
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0, scale = 0;
+  for (const auto& [key, tensor] : a) {
+    const auto mine = tensor.to(torch::kDouble), other = b.at(key).to(torch::kDouble);
+    scale = std::max(scale, mine.abs().max().item<double>());
+    worst = std::max(worst, (mine - other).abs().max().item<double>());
+  }
+  return worst / scale;
+}
+
+void expect_same_matrix(const std::string& a_dir, const std::string& b_dir) {
+  const auto a = eval::run_result_read(a_dir + "/matrix.json"), b = eval::run_result_read(b_dir + "/matrix.json");
+  ASSERT_EQ(a.R.size(), b.R.size());
+  for (size_t t = 0; t < a.R.size(); ++t) {
+    for (size_t i = 0; i < a.R[t].size(); ++i) {
+      ASSERT_EQ(a.R[t][i].has_value(), b.R[t][i].has_value());
+      if (a.R[t][i]) EXPECT_NEAR(*a.R[t][i], *b.R[t][i], 1e-6) << "R[" << t << "][" << i << "]";
+    }
+  }
+}
+
+class TwoRanks : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TwoRanks, TrainLikeOneRankWithTheSameGlobalBatch) {
+  const auto method = GetParam();
+  const auto dir = scratch_dir("dist-" + method);
+  const auto stream = image_stream(dir, method);
+  const auto common = " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs");
+  ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
+  ASSERT_EQ(run_command(launch(2) + common + " --set run.name=two"), 0);
+  EXPECT_LT(max_relative_difference(dir + "/runs/one", dir + "/runs/two"), 1e-4);
+  expect_same_matrix(dir + "/runs/one", dir + "/runs/two");
+  // Rank 0 alone wrote the log: one "done" line.
+  const auto log = read_text(dir + "/runs/two/log.jsonl");
+  EXPECT_EQ(log.find("\"done\""), log.rfind("\"done\""));
+}
+
+// MIGU sums its statistics over the ranks, O-LoRA adds its penalty once, OSFT and EWC compute their
+// task-boundary state on every rank (checked to agree after every task).
+INSTANTIATE_TEST_SUITE_P(Methods, TwoRanks, ::testing::Values("seqft", "migu", "o-lora", "osft", "ewc"));
+
+// Text batches: the ranks' slices hold different numbers of loss tokens, which the loss weighting
+// must account for to match the one-process loss (a mean over every token of the batch).
+TEST(TwoRanks, TextBatchesWeightTheirTokens) {
+  const auto tokenizer = llama2_tokenizer();
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
+  const auto dir = scratch_dir("dist-text");
+  // Batches of 3: slices of 2 and 1 examples, so the ranks' shares are far from equal.
+  const auto common = " run " + quoted(text_stream(dir, tokenizer)) + " --set train.batch_size=3 --set run.out=" +
+                      quoted(dir + "/runs");
+  ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
+  ASSERT_EQ(run_command(launch(2) + common + " --set run.name=two"), 0);
+  EXPECT_LT(max_relative_difference(dir + "/runs/one", dir + "/runs/two"), 1e-4);
+}
+
+TEST(TwoRanks, KilledRankStopsTheOtherAndResumeCompletes) {
+  const auto dir = scratch_dir("dist-killed");
+  const auto stream = image_stream(dir, "seqft");
+  const auto common = " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs");
+  ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
+  // Resumed with two processes, and with one (the data order does not depend on the ranks).
+  for (const auto& [kill_after, resume_nproc] : {std::pair{5, 2}, std::pair{20, 1}}) {
+    SCOPED_TRACE("killed after " + std::to_string(kill_after) + " steps, resumed on " + std::to_string(resume_nproc));
+    const auto name = "killed" + std::to_string(kill_after);
+    const auto log = dir + "/" + name + ".log";
+    const int code = std::system(("RETAIN_CRASH_AFTER_STEPS=" + std::to_string(kill_after) + " RETAIN_CRASH_RANK=1 " +
+                                  launch(2) + common + " --set run.name=" + name + " > " + quoted(log) + " 2>&1")
+                                     .c_str());
+    EXPECT_NE(code, 0);
+    const auto output = read_text(log);
+    EXPECT_NE(output.find("[launch] rank 1 exited with code 137"), std::string::npos) << output;
+    EXPECT_NE(output.find("[dist] rank 0 of 2"), std::string::npos) << output;
+    EXPECT_NE(output.find("--resume"), std::string::npos) << output;
+    const auto run_dir = dir + "/runs/" + name;
+    EXPECT_FALSE(fs::exists(run_dir + "/model"));
+    const auto resume = resume_nproc == 1 ? retain_binary() : launch(resume_nproc);
+    ASSERT_EQ(run_command(resume + " run --resume " + quoted(run_dir)), 0);
+    EXPECT_LT(max_relative_difference(dir + "/runs/one", run_dir), 1e-4);
+    expect_same_matrix(dir + "/runs/one", run_dir);
+  }
+}
+
+}  // namespace
