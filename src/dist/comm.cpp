@@ -48,8 +48,9 @@ class SingleRank final : public Comm {
 template <typename Group>
 class C10dComm final : public Comm {
  public:
-  C10dComm(c10::intrusive_ptr<Group> group, int64_t rank, int64_t size, std::string backend)
-      : group_(std::move(group)), rank_(rank), size_(size), backend_(std::move(backend)) {}
+  // `device`: where the backend's tensors must be (NCCL: the rank's GPU); others are copied there.
+  C10dComm(c10::intrusive_ptr<Group> group, int64_t rank, int64_t size, std::string backend, torch::Device device)
+      : group_(std::move(group)), rank_(rank), size_(size), backend_(std::move(backend)), device_(device) {}
   int64_t rank() const override { return rank_; }
   int64_t size() const override { return size_; }
   std::string backend() const override { return backend_; }
@@ -58,10 +59,11 @@ class C10dComm final : public Comm {
   void max_(torch::Tensor& tensor, const std::string& what) override { reduce(tensor, c10d::ReduceOp::MAX, what); }
   void broadcast_(torch::Tensor& tensor, int64_t root, const std::string& what) override {
     guarded("broadcast of " + what, [&] {
-      std::vector<torch::Tensor> tensors{tensor};
+      std::vector<torch::Tensor> tensors{on_device(tensor)};
       c10d::BroadcastOptions options;
       options.rootRank = root;
       group_->broadcast(tensors, options)->wait();
+      if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
     });
   }
   void barrier(const std::string& what) override {
@@ -71,24 +73,28 @@ class C10dComm final : public Comm {
  private:
   void reduce(torch::Tensor& tensor, c10d::ReduceOp::RedOpType op, const std::string& what) {
     guarded("all-reduce of " + what, [&] {
-      std::vector<torch::Tensor> tensors{tensor};
+      std::vector<torch::Tensor> tensors{on_device(tensor)};
       c10d::AllreduceOptions options;
       options.reduceOp = op;
       group_->allreduce(tensors, options)->wait();
+      if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
     });
+  }
+  torch::Tensor on_device(const torch::Tensor& tensor) const {
+    return tensor.device() == device_ && tensor.is_contiguous() ? tensor : tensor.to(device_).contiguous();
   }
   void guarded(const std::string& what, const std::function<void()>& call) {
     try {
       call();
     } catch (const std::exception& e) {
-      fail("dist", "rank ", rank_, " of ", size_, ": ", what, " failed (", backend_,
-           "): a peer process may have stopped; the run can continue from its last checkpoint with --resume. c10d said: ",
-           e.what());
+      fail("dist", "rank ", rank_, " of ", size_, ": ", what, " failed (", backend_, "; a peer process may have stopped: ",
+           "the run can continue from its last checkpoint with --resume). c10d said: ", e.what());
     }
   }
   c10::intrusive_ptr<Group> group_;
   int64_t rank_, size_;
   std::string backend_;
+  torch::Device device_;
 };
 
 }  // namespace
@@ -128,7 +134,7 @@ std::unique_ptr<Comm> comm_create(const LaunchEnv& env, torch::Device& device) {
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = timeout;
     auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, options);
-    return std::make_unique<C10dComm<c10d::ProcessGroupNCCL>>(group, env.rank, env.world_size, "nccl");
+    return std::make_unique<C10dComm<c10d::ProcessGroupNCCL>>(group, env.rank, env.world_size, "nccl", device);
 #else
     fail("dist", "WORLD_SIZE=", env.world_size, " on ", device.str(), ": this build of retain has no NCCL");
 #endif
@@ -139,7 +145,8 @@ std::unique_ptr<Comm> comm_create(const LaunchEnv& env, torch::Device& device) {
   options->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                       : c10d::ProcessGroupGloo::createDefaultDevice());
   auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, options);
-  return std::make_unique<C10dComm<c10d::ProcessGroupGloo>>(group, env.rank, env.world_size, "gloo");
+  return std::make_unique<C10dComm<c10d::ProcessGroupGloo>>(group, env.rank, env.world_size, "gloo",
+                                                            torch::Device(torch::kCPU));
 #else
   fail("dist", "WORLD_SIZE=", env.world_size, " on the CPU: this build of retain has no Gloo (its libtorch ships no "
        "gloo headers; pip's torch does not): run on CUDA devices (NCCL) or build against Debian's libtorch + libgloo-dev");

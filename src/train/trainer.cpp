@@ -285,9 +285,11 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     state.results = {{"R", std::vector<nlohmann::json>(T, null_row(T))},
                      {"base", null_row(T)},
                      {"task_seconds", std::vector<double>(T, 0.0)}};
-    progress.event("start", {{"tasks", T}, {"steps", total_steps}, {"method", method->name()}},
+    const auto ranks = comm->distributed() ? ", " + std::to_string(comm->size()) + " ranks (" + comm->backend() + ")" : "";
+    progress.event("start", {{"tasks", T}, {"steps", total_steps}, {"method", method->name()},
+                             {"ranks", comm->size()}, {"backend", comm->backend()}},
                    "run " + run_dir + ": " + std::to_string(T) + " tasks, " + std::to_string(total_steps) +
-                       " steps, method " + method->name());
+                       " steps, method " + method->name() + ranks);
     if (config.eval.forward_transfer) {
       for (int64_t t = 0; t < T; ++t) {
         // Over the same classes as R[t-1][t] (those of tasks 0..t), so that FWT compares like with like.
