@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <sstream>
 
 #include "eval/run-result.h"
@@ -57,13 +58,23 @@ void expect_same_matrix(const std::string& a_dir, const std::string& b_dir) {
   }
 }
 
+// `sets`: --set options (the method and its keys, train.zero).
 class TwoRanks : public ::testing::TestWithParam<std::string> {};
 
+std::string two_ranks_name(const ::testing::TestParamInfo<std::string>& info) {
+  auto name = info.param;
+  for (const char* noise : {"--set ", "method.name=", "train."}) {
+    for (auto at = name.find(noise); at != std::string::npos; at = name.find(noise)) name.erase(at, std::strlen(noise));
+  }
+  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
 TEST_P(TwoRanks, TrainLikeOneRankWithTheSameGlobalBatch) {
-  const auto method = GetParam();
-  const auto dir = scratch_dir("dist-" + method);
-  const auto stream = image_stream(dir, method);
-  const auto common = " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs");
+  const auto sets = GetParam();
+  const auto dir = scratch_dir("dist-" + two_ranks_name({sets, 0}));
+  const auto stream = image_stream(dir, "seqft");
+  const auto common = " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs") + " " + sets;
   ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
   ASSERT_EQ(run_command(launch(2) + common + " --set run.name=two"), 0);
   EXPECT_LT(max_relative_difference(dir + "/runs/one", dir + "/runs/two"), 1e-4);
@@ -74,8 +85,14 @@ TEST_P(TwoRanks, TrainLikeOneRankWithTheSameGlobalBatch) {
 }
 
 // MIGU sums its statistics over the ranks, O-LoRA adds its penalty once, OSFT and EWC compute their
-// task-boundary state on every rank (checked to agree after every task).
-INSTANTIATE_TEST_SUITE_P(Methods, TwoRanks, ::testing::Values("seqft", "migu", "o-lora", "osft", "ewc"));
+// task-boundary state on every rank (checked to agree after every task); with ZeRO-1 each rank
+// updates half of the parameters and broadcasts them (OSFT then re-projects every weight).
+INSTANTIATE_TEST_SUITE_P(Methods, TwoRanks,
+                         ::testing::Values("--set method.name=seqft", "--set method.name=migu",
+                                           "--set method.name=o-lora", "--set method.name=osft",
+                                           "--set method.name=ewc", "--set method.name=seqft --set train.zero=1",
+                                           "--set method.name=osft --set train.zero=1"),
+                         two_ranks_name);
 
 // Text batches: the ranks' slices hold different numbers of loss tokens, which the loss weighting
 // must account for to match the one-process loss (a mean over every token of the batch).
@@ -96,13 +113,15 @@ TEST(TwoRanks, KilledRankStopsTheOtherAndResumeCompletes) {
   const auto stream = image_stream(dir, "seqft");
   const auto common = " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs");
   ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
-  // Resumed with two processes, and with one (the data order does not depend on the ranks).
+  // Killed with ZeRO-1 on (the checkpoints gather the moments from their owners); resumed with
+  // two processes, and with one (the data order does not depend on the ranks).
   for (const auto& [kill_after, resume_nproc] : {std::pair{5, 2}, std::pair{20, 1}}) {
     SCOPED_TRACE("killed after " + std::to_string(kill_after) + " steps, resumed on " + std::to_string(resume_nproc));
     const auto name = "killed" + std::to_string(kill_after);
     const auto log = dir + "/" + name + ".log";
     const int code = std::system(("RETAIN_CRASH_AFTER_STEPS=" + std::to_string(kill_after) + " RETAIN_CRASH_RANK=1 " +
-                                  launch(2) + common + " --set run.name=" + name + " > " + quoted(log) + " 2>&1")
+                                  launch(2) + common + " --set train.zero=1 --set run.name=" + name + " > " +
+                                  quoted(log) + " 2>&1")
                                      .c_str());
     EXPECT_NE(code, 0);
     const auto output = read_text(log);

@@ -70,6 +70,7 @@ const std::vector<Field<TrainConfig>> kTrainFields = {
     {"max_length", &TrainConfig::max_length},
     {"checkpoint_every", &TrainConfig::checkpoint_every},
     {"log_every", &TrainConfig::log_every},
+    {"zero", &TrainConfig::zero},
 };
 
 const std::vector<Field<TaskConfig>> kTaskFields = {
@@ -396,6 +397,7 @@ TrainConfig train_read(const Section& section) {
   section.require("max_length", train.max_length >= 1, "1 or more", train.max_length);
   section.require("checkpoint_every", train.checkpoint_every >= 0, "0 or more", train.checkpoint_every);
   section.require("log_every", train.log_every >= 1, "1 or more", train.log_every);
+  section.require("zero", train.zero == 0 || train.zero == 1, "0 or 1 (ZeRO stage)", train.zero);
   return train;
 }
 

@@ -52,6 +52,7 @@ struct TrainConfig {
   int64_t max_length = 256;       // tokens per example (prompt + answer), longer ones are cut
   int64_t checkpoint_every = 0;   // optimizer steps between mid-task checkpoints; 0 = only after each task
   int64_t log_every = 10;         // optimizer steps between log.jsonl lines / plain progress lines
+  int64_t zero = 0;               // data-parallel ranks: 1 = ZeRO-1 (AdamW moments split over the ranks)
 };
 
 // One task of the stream. `kind` decides which fields matter:

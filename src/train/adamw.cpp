@@ -18,14 +18,42 @@ void AdamW::zero_grad() {
   }
 }
 
+std::vector<torch::Tensor> AdamW::params() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& group : groups_) out.insert(out.end(), group.params.begin(), group.params.end());
+  return out;
+}
+
+std::vector<std::string> AdamW::names() const {
+  std::vector<std::string> out;
+  for (const auto& group : groups_) out.insert(out.end(), group.names.begin(), group.names.end());
+  return out;
+}
+
+void AdamW::shard(std::vector<int64_t> owners, int64_t rank) {
+  TORCH_CHECK(owners.empty() || owners.size() == params().size(), "AdamW::shard: one owner per parameter");
+  owners_ = std::move(owners);
+  rank_ = rank;
+  const auto all = names();
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!owns(i)) state_.erase(all[i]);
+  }
+}
+
+AdamW::Moments AdamW::moments(const std::string& name) const {
+  auto it = state_.find(name);
+  return it == state_.end() ? Moments{} : it->second;
+}
+
 void AdamW::step(double lr) {
   torch::NoGradGuard no_grad;
   const double b1 = options_.beta1, b2 = options_.beta2;
+  size_t flat = 0;
   for (auto& group : groups_) {
     const double group_lr = lr * group.lr_scale;
-    for (size_t i = 0; i < group.params.size(); ++i) {
+    for (size_t i = 0; i < group.params.size(); ++i, ++flat) {
       auto& p = group.params[i];
-      if (!p.grad().defined()) continue;
+      if (!owns(flat) || !p.grad().defined()) continue;
       const auto grad = p.grad();
       auto& m = state_[group.names[i]];
       if (!m.exp_avg.defined()) {
@@ -57,8 +85,10 @@ io::TensorMap AdamW::state() const {
 
 void AdamW::load_state(const io::TensorMap& tensors, const std::string& source) {
   state_.clear();
+  size_t flat = 0;
   for (const auto& group : groups_) {
-    for (size_t i = 0; i < group.params.size(); ++i) {
+    for (size_t i = 0; i < group.params.size(); ++i, ++flat) {
+      if (!owns(flat)) continue;
       const auto& name = group.names[i];
       auto step = tensors.find("step." + name);
       if (step == tensors.end()) continue;  // never updated yet

@@ -26,20 +26,34 @@ class AdamW {
   void step(double lr);
   void zero_grad();
   const std::vector<method::ParamGroup>& groups() const { return groups_; }
+  // Every parameter of the groups in order, and its name; `flat index` below counts in this order.
+  std::vector<torch::Tensor> params() const;
+  std::vector<std::string> names() const;
 
-  // exp_avg.<name>, exp_avg_sq.<name> and step.<name> (a float64 scalar), for the checkpoint.
-  io::TensorMap state() const;
-  // Restores state(); every parameter that had state must be present, with the same shape.
-  void load_state(const io::TensorMap& tensors, const std::string& source);
-
- private:
+  // ZeRO-1 (dist/zero.h): this optimizer keeps moments for, and updates, only the parameters whose
+  // owner is `rank`; the others are set from their owners after each step. Empty = owns all.
+  void shard(std::vector<int64_t> owners, int64_t rank);
+  const std::vector<int64_t>& owners() const { return owners_; }
+  bool owns(size_t flat_index) const { return owners_.empty() || owners_[flat_index] == rank_; }
   struct Moments {
     torch::Tensor exp_avg, exp_avg_sq;
     double step = 0;
   };
+  // The moments of one parameter (undefined tensors and step 0 when it has none here).
+  Moments moments(const std::string& name) const;
+
+  // exp_avg.<name>, exp_avg_sq.<name> and step.<name> (a float64 scalar), for the checkpoint.
+  io::TensorMap state() const;
+  // Restores state(); every parameter that had state must be present, with the same shape. A
+  // sharded optimizer takes the entries of the parameters it owns and ignores the others.
+  void load_state(const io::TensorMap& tensors, const std::string& source);
+
+ private:
   std::vector<method::ParamGroup> groups_;
   AdamWOptions options_;
   std::map<std::string, Moments> state_;
+  std::vector<int64_t> owners_;
+  int64_t rank_ = 0;
 };
 
 // The global L2 norm of the gradients of `groups`, after scaling them to at most `max_norm`

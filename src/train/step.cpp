@@ -2,18 +2,13 @@
 #include "train/step.h"
 
 #include "dist/data-parallel.h"
+#include "dist/zero.h"
 
 namespace retain::train {
 
 namespace {
 
 bool empty(const model::Batch& batch) { return !batch.input_ids.defined() && !batch.pixel_values.defined(); }
-
-std::vector<torch::Tensor> params_of(const AdamW& optimizer) {
-  std::vector<torch::Tensor> params;
-  for (const auto& group : optimizer.groups()) params.insert(params.end(), group.params.begin(), group.params.end());
-  return params;
-}
 
 }  // namespace
 
@@ -48,7 +43,7 @@ StepResult train_step(model::Model& model, method::Method& method, AdamW& optimi
   if (parallel) {
     for (auto& statistic : method.step_statistics()) comm->sum_(statistic, "method statistics");
     std::vector<double> totals{result.loss, tokens};
-    dist::sum_gradients(*comm, params_of(optimizer), totals);
+    dist::sum_gradients(*comm, optimizer.params(), totals);
     result.loss = totals[0];
     tokens = totals[1];
   }
@@ -58,6 +53,7 @@ StepResult train_step(model::Model& model, method::Method& method, AdamW& optimi
   result.grad_norm = clip_grad_norm(optimizer.groups(), clip_norm);
   method.before_step(model);
   optimizer.step(lr);
+  if (parallel && !optimizer.owners().empty()) dist::zero_broadcast(*comm, optimizer);  // ZeRO-1
   method.after_step(model);
   optimizer.zero_grad();
   return result;

@@ -27,6 +27,7 @@
 #include "data/task-data.h"
 #include "device.h"
 #include "dist/data-parallel.h"
+#include "dist/zero.h"
 #include "error.h"
 #include "eval/report.h"
 #include "eval/run-result.h"
@@ -331,6 +332,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     const bool fresh = state.step == 0;
     if (fresh) method->begin_task(model, context);
     AdamW optimizer(method->trainable(model, train.weight_decay), {train.beta1, train.beta2, train.eps});
+    const bool zero = train.zero == 1 && comm->distributed();
+    if (zero) dist::zero_shard(*comm, optimizer);
     if (!fresh) optimizer.load_state(state.optimizer, run_dir + "/checkpoint/optimizer.safetensors");
     const auto warmup = static_cast<int64_t>(std::llround(train.warmup_ratio * static_cast<double>(stage.steps)));
     progress.event("task_start", {{"task", stage.name}, {"stage", s}, {"steps", stage.steps}, {"examples", stage.examples.size()}});
@@ -370,7 +373,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
         state.results["task_seconds"][stage.task] =
             seconds_before + std::chrono::duration<double>(Clock::now() - task_start).count();
         state.model = model::model_state(model);
-        state.optimizer = optimizer.state();
+        state.optimizer = zero ? dist::zero_gather_state(*comm, optimizer) : optimizer.state();
         state.method = method->state();
         checkpoint_write(state);
       }

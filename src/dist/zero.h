@@ -1,0 +1,26 @@
+// zero.h - ZeRO stage 1: the AdamW moments (two fp32 copies of every trained weight) are split over
+// the data-parallel ranks, each parameter owned by one rank. Every rank still gets the summed
+// gradients of every parameter (all-reduce: Debian's Gloo has no reduce-scatter, and NCCL's would
+// need flat shards that cut through parameters); the owner updates the parameter and broadcasts it.
+// Checkpoints gather the moments, so a run resumes with any number of ranks, sharded or not.
+#pragma once
+
+#include "dist/comm.h"
+#include "io/safetensors.h"
+#include "train/adamw.h"
+
+namespace retain::dist {
+
+// Each parameter's owner: in order, the rank that owns the fewest elements so far.
+std::vector<int64_t> zero_owners(const std::vector<torch::Tensor>& params, int64_t ranks);
+
+// Shards `optimizer` over the ranks of `comm` (before its state is loaded).
+void zero_shard(Comm& comm, train::AdamW& optimizer);
+
+// After optimizer.step: every parameter set to its owner's.
+void zero_broadcast(Comm& comm, const train::AdamW& optimizer);
+
+// The whole optimizer state (AdamW::state()'s layout), assembled on every rank from the owners.
+io::TensorMap zero_gather_state(Comm& comm, const train::AdamW& optimizer);
+
+}  // namespace retain::dist
