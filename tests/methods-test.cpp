@@ -17,6 +17,7 @@
 #include "method/osft.h"
 #include "model/checkpoint.h"
 #include "model/golden.h"
+#include "method-fixture.h"
 #include "test-support.h"
 #include "train/adamw.h"
 #include "train/step.h"
@@ -24,52 +25,9 @@
 namespace {
 
 using namespace retain;
+using test::FixtureRun;
+using test::options_of;
 const auto test_name = test::param_name<::testing::TestParamInfo<std::string>>;
-
-// One fixture model, its golden batch, and task contexts whose "training data" is that batch.
-struct FixtureRun {
-  std::shared_ptr<model::Model> model;
-  model::Batch batch;
-  std::vector<data::TaskData> tasks;
-
-  explicit FixtureRun(const std::string& fixture) {
-    model = model::model_load(test::fixture_path(fixture));
-    batch = model::golden_batch(test::fixture_path(fixture));
-    tasks.resize(3);
-    for (size_t t = 0; t < tasks.size(); ++t) tasks[t].config.name = "task" + std::to_string(t);
-  }
-
-  method::TaskContext context(int64_t index) {
-    method::TaskContext context;
-    context.index = index;
-    context.count = static_cast<int64_t>(tasks.size());
-    context.seed = 7;
-    context.data = &tasks[index];
-    context.for_each_batch = [this](const std::function<void(const model::Batch&)>& visit, int64_t /*limit*/) {
-      visit(batch);
-    };
-    return context;
-  }
-
-  // `steps` optimizer steps as the training loop takes them.
-  void train(method::Method& method, int steps, double lr, double weight_decay) {
-    train::AdamW optimizer(method.trainable(*model, weight_decay), {});
-    model->train();
-    for (int i = 0; i < steps; ++i) train::train_step(*model, method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
-  }
-
-  std::map<std::string, torch::Tensor> weights() {
-    std::map<std::string, torch::Tensor> copies;
-    for (auto& [name, layer] : model->linear_layers()) copies[name] = layer->weight_out_in().detach().clone();
-    return copies;
-  }
-};
-
-config::Options options_of(std::map<std::string, config::OptionValue> values) {
-  config::Options options("test", "method");
-  for (auto& [key, value] : values) options.set(key, value);
-  return options;
-}
 
 double frobenius(const torch::Tensor& t) { return t.norm().item<double>(); }
 

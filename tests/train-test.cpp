@@ -171,7 +171,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values("--set method.name=osft", "--set method.name=osft --set method.rank=adaptive",
                       "--set method.name=migu", "--set method.name=seqlora", "--set method.name=o-lora",
                       "--set method.name=inflora --set method.rank=2", "--set method.name=ewc",
-                      "--set method.name=migu --set method.on=o-lora"),
+                      "--set method.name=migu --set method.on=o-lora",
+                      "--set method.name=seqlora --set train.head=prototype",
+                      "--set method.name=lora-minus --set train.head=prototype --set method.rank=2",
+                      "--set method.name=selective-lora --set method.warmup_steps=4 --set method.sparsity=20",
+                      "--set method.name=treelora --set train.head=per-task",
+                      "--set method.name=treelora --set method.mode=reference"),
     method_resume_name);
 
 // A diverging run stops with an error naming the task and the step, and leaves a checkpoint that

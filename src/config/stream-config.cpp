@@ -71,6 +71,7 @@ const std::vector<Field<TrainConfig>> kTrainFields = {
     {"checkpoint_every", &TrainConfig::checkpoint_every},
     {"log_every", &TrainConfig::log_every},
     {"zero", &TrainConfig::zero},
+    {"head", &TrainConfig::head},
 };
 
 const std::vector<Field<TaskConfig>> kTaskFields = {
@@ -398,6 +399,7 @@ TrainConfig train_read(const Section& section) {
   section.require("checkpoint_every", train.checkpoint_every >= 0, "0 or more", train.checkpoint_every);
   section.require("log_every", train.log_every >= 1, "1 or more", train.log_every);
   section.require("zero", train.zero == 0 || train.zero == 1, "0 or 1 (ZeRO stage)", train.zero);
+  section.one_of("head", train.head, {"linear", "per-task", "prototype"});
   return train;
 }
 

@@ -53,6 +53,10 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;   // optimizer steps between mid-task checkpoints; 0 = only after each task
   int64_t log_every = 10;         // optimizer steps between log.jsonl lines / plain progress lines
   int64_t zero = 0;               // data-parallel ranks: 1 = ZeRO-1 (AdamW moments split over the ranks)
+  // Image classifiers. linear: one head over every class; per-task: each task trains only its own
+  // classes' logits, prediction is over all classes seen; prototype: trained as per-task, predicts
+  // the nearest class mean of the final [CLS] features (stored after each task, exemplar-free).
+  std::string head = "linear";
 };
 
 // One task of the stream. `kind` decides which fields matter:

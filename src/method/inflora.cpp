@@ -8,30 +8,6 @@
 
 namespace retain::method {
 
-std::map<std::string, torch::Tensor> InfLora::input_covariances(model::Model& model, const TaskContext& task) {
-  std::map<std::string, torch::Tensor> sums;
-  std::map<std::string, int64_t> rows;
-  for (auto& [layer_name, layer] : layers_) {
-    const auto in = layer->options().in_features;
-    auto& sum = sums[layer_name] = torch::zeros({in, in}, layer->weight.options().dtype(torch::kFloat));
-    auto& count = rows[layer_name] = 0;
-    layer->observer_set([&sum, &count, in](const torch::Tensor& x, const torch::Tensor& /*y*/) {
-      auto flat = x.reshape({-1, in}).to(torch::kFloat);
-      sum.addmm_(flat.t(), flat);
-      count += flat.size(0);
-    });
-  }
-  {
-    torch::NoGradGuard no_grad;
-    task.for_each_batch([&](const model::Batch& batch) { model.forward(batch); }, calibration_batches_);
-  }
-  for (auto& [layer_name, layer] : layers_) {
-    layer->observer_clear();
-    sums[layer_name] /= static_cast<double>(std::max<int64_t>(1, rows[layer_name]));
-  }
-  return sums;
-}
-
 torch::Tensor InfLora::memory(const std::string& layer_name) const {
   auto it = memory_.find(layer_name);
   TORCH_CHECK(it != memory_.end(), "inflora: no subspace memory for layer '", layer_name, "'");
@@ -39,7 +15,7 @@ torch::Tensor InfLora::memory(const std::string& layer_name) const {
 }
 
 void InfLora::begin_task(model::Model& model, const TaskContext& task) {
-  auto covariances = input_covariances(model, task);
+  auto covariances = input_second_moments(model, task, calibration_batches_);
   train_A_ = false;
   adapter_add_everywhere(task.data->config.name, [&](const std::string& layer_name, nn::LinearImpl& /*layer*/) {
     // A = the top-r left singular vectors of (I − M Mᵀ) C, as rows, / √3. They are computed in an
@@ -60,7 +36,7 @@ void InfLora::begin_task(model::Model& model, const TaskContext& task) {
 }
 
 void InfLora::end_task(model::Model& model, const TaskContext& task) {
-  auto covariances = input_covariances(model, task);
+  auto covariances = input_second_moments(model, task, calibration_batches_);
   const double epsilon =
       lambda_begin_ + (lambda_end_ - lambda_begin_) * static_cast<double>(task.index) / static_cast<double>(std::max<int64_t>(1, task.count));
   for (auto& [layer_name, layer] : layers_) {

@@ -33,9 +33,6 @@ class InfLora : public LoraMethod {
   void load_state_extra(const MethodState& state) override;
 
  private:
-  // Uncentred input second moment E[x xᵀ] of every target layer over the task's training batches.
-  std::map<std::string, torch::Tensor> input_covariances(model::Model& model, const TaskContext& task);
-
   double lambda_begin_, lambda_end_;
   int64_t calibration_batches_;
   std::map<std::string, torch::Tensor> memory_;

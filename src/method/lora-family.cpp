@@ -10,11 +10,12 @@
 
 namespace retain::method {
 
-LoraSettings lora_settings_read(config::Options& options, const std::string& method_name) {
+LoraSettings lora_settings_read(config::Options& options, const std::string& method_name, const LoraSettings& defaults) {
   LoraSettings settings;
   settings.targets = options.get_names("targets", "");
-  settings.rank = options.get_int("rank", 8);
-  settings.alpha = options.get_double("alpha", 32);
+  if (settings.targets.empty()) settings.targets = defaults.targets;
+  settings.rank = options.get_int("rank", defaults.rank);
+  settings.alpha = options.get_double("alpha", defaults.alpha);
   if (settings.rank < 1) fail("method", method_name, ": rank must be at least 1, got ", settings.rank);
   if (!(settings.alpha > 0)) fail("method", method_name, ": alpha must be positive, got ", settings.alpha);
   return settings;
@@ -102,6 +103,30 @@ void LoraMethod::set_trainable(const std::string& name, bool train_A) {
       adapter.B.set_requires_grad(current);
     }
   }
+}
+
+std::map<std::string, torch::Tensor> LoraMethod::input_second_moments(model::Model& model, const TaskContext& task, int64_t batches) {
+  std::map<std::string, torch::Tensor> sums;
+  std::map<std::string, int64_t> rows;
+  for (auto& [layer_name, layer] : layers_) {
+    const auto in = layer->options().in_features;
+    auto& sum = sums[layer_name] = torch::zeros({in, in}, layer->weight.options().dtype(torch::kFloat));
+    auto& count = rows[layer_name] = 0;
+    layer->observer_set([&sum, &count, in](const torch::Tensor& x, const torch::Tensor& /*y*/) {
+      auto flat = x.reshape({-1, in}).to(torch::kFloat);
+      sum.addmm_(flat.t(), flat);
+      count += flat.size(0);
+    });
+  }
+  {
+    torch::NoGradGuard no_grad;
+    task.for_each_batch([&](const model::Batch& batch) { model.forward(batch); }, batches);
+  }
+  for (auto& [layer_name, layer] : layers_) {
+    layer->observer_clear();
+    sums[layer_name] /= static_cast<double>(std::max<int64_t>(1, rows[layer_name]));
+  }
+  return sums;
 }
 
 MethodState LoraMethod::state() const {

@@ -7,6 +7,7 @@
 // class-incremental LoRA methods train theirs.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,8 +23,9 @@ struct LoraSettings {
   double alpha = 32;
 };
 
-// Reads `targets` (comma-separated, e.g. "q_proj,v_proj"), `rank` and `alpha`.
-LoraSettings lora_settings_read(config::Options& options, const std::string& method_name);
+// Reads `targets` (comma-separated, e.g. "q_proj,v_proj"), `rank` and `alpha`; unset ones take `defaults`.
+LoraSettings lora_settings_read(config::Options& options, const std::string& method_name,
+                                const LoraSettings& defaults = {});
 
 // PEFT's default targets per model type: q_proj,v_proj (Llama family), c_attn (GPT-2), q,v (T5),
 // query,value (ViT).
@@ -54,6 +56,9 @@ class LoraMethod : public Method {
   torch::Tensor kaiming_uniform_A(const std::string& layer_name, nn::LinearImpl& layer, uint64_t seed) const;
   // Only adapter `name`'s A (and B when `train_B`) require gradients; all others are frozen.
   void set_trainable(const std::string& name, bool train_A = true);
+  // Uncentred input second moment E[x xᵀ] of every target layer (by layer name) over the task's
+  // training batches (at most `batches`; 0 = all), in fp32, without gradients.
+  std::map<std::string, torch::Tensor> input_second_moments(model::Model& model, const TaskContext& task, int64_t batches);
   // Extra tensors and metadata of a derived method, saved beside the adapters.
   virtual void state_extra(MethodState& /*state*/) const {}
   virtual void load_state_extra(const MethodState& /*state*/) {}

@@ -42,6 +42,12 @@ struct TaskContext {
   int64_t count = 0;   // tasks in the stream
   uint64_t seed = 0;   // the run's seed, for methods that draw new weights
   const data::TaskData* data = nullptr;
+  int64_t steps = 0;   // optimizer steps the task trains for
+  int64_t epochs = 1;  // passes over its training data in those steps
+  std::string head;    // the run's [train] head: linear | per-task | prototype
+  // Prototype heads: the stored class prototypes of the classes of earlier tasks [classes, hidden]
+  // (undefined before any).
+  torch::Tensor prototypes;
   // Calls `visit` with every training batch of the task, in a fixed order (max `limit` batches; 0 = all).
   std::function<void(const std::function<void(const model::Batch&)>& visit, int64_t limit)> for_each_batch;
 };

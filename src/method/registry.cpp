@@ -7,9 +7,12 @@
 #include "method/ewc.h"
 #include "method/inflora.h"
 #include "method/lora-family.h"
+#include "method/lora-minus.h"
 #include "method/migu.h"
 #include "method/o-lora.h"
 #include "method/osft.h"
+#include "method/selective-lora.h"
+#include "method/treelora.h"
 
 namespace retain::method {
 
@@ -22,7 +25,8 @@ const std::map<std::string, Factory>& factories() {
       {"seqft", seqft_create},     {"replay", replay_create}, {"joint", joint_create},
       {"seqlora", seqlora_create}, {"o-lora", olora_create},  {"inclora", inclora_create},
       {"inflora", inflora_create}, {"ewc", ewc_create},       {"osft", osft_create},
-      {"migu", migu_create},
+      {"migu", migu_create},       {"lora-minus", lora_minus_create},
+      {"selective-lora", selective_lora_create}, {"treelora", treelora_create},
   };
   return all;
 }

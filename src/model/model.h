@@ -25,11 +25,15 @@ struct Batch {
   torch::Tensor labels;             // [B, T] causal LM, [B, L] seq2seq, [B] classifier; -100 ignored
   torch::Tensor decoder_input_ids;  // seq2seq; built from labels (shifted right) when undefined
   torch::Tensor pixel_values;       // [B, C, H, W] image models
+  // Classifiers: added to the logits before the loss ([num_labels]: 0 on the classes the batch
+  // trains, -inf elsewhere), so a per-task head trains only its own task's classes.
+  torch::Tensor logit_bias;
 };
 
 struct Output {
   torch::Tensor logits;
   torch::Tensor loss;  // defined when the batch has labels
+  torch::Tensor features;  // classifiers: what the head reads ([B, hidden]; ViT: the final-norm [CLS])
 };
 
 class Model : public torch::nn::Module {

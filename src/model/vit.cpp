@@ -229,7 +229,9 @@ class VitForImageClassification : public ImageClassifier {
     auto h = vit->embeddings(batch.pixel_values);
     for (auto& layer : vit->encoder->layers) h = layer->forward(h);
     Output out;
-    out.logits = classifier(vit->layernorm(h).select(1, 0));
+    out.features = vit->layernorm(h).select(1, 0);
+    out.logits = classifier(out.features);
+    if (batch.logit_bias.defined()) out.logits = out.logits + batch.logit_bias.to(out.logits.device());
     if (batch.labels.defined()) out.loss = loss(out.logits, batch.labels);
     return out;
   }

@@ -19,6 +19,12 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     if (!adapter.active || adapter.merged) continue;
     auto xa = x.to(adapter.A.scalar_type());
     auto delta = torch::matmul(torch::matmul(xa, adapter.A.t()), adapter.B.t()) * adapter.scale;
+    if (adapter.score.defined()) {
+      // A closed gate adds nothing; its matmuls run only when the score needs their gradient.
+      const bool score_learns = torch::GradMode::is_enabled() && adapter.score.requires_grad();
+      if (!score_learns && !adapter_gate_open(adapter)) continue;
+      delta = delta * adapter_gate(adapter);
+    }
     y = y + delta.to(y.scalar_type());
   }
   if (observer_) {
@@ -26,6 +32,17 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     observer_(x.detach(), y.detach());
   }
   return y;
+}
+
+bool adapter_gate_open(const LoraAdapter& adapter) {
+  return !adapter.score.defined() || adapter.score.item<double>() >= adapter.threshold;
+}
+
+torch::Tensor adapter_gate(const LoraAdapter& adapter) {
+  if (!adapter.score.defined()) return torch::ones({}, adapter.A.options());
+  auto indicator = adapter.score.ge(adapter.threshold).to(adapter.score.scalar_type());
+  // score − score.detach() is exactly 0 in value and 1 in derivative, so g is exactly 0 or 1.
+  return indicator + (adapter.score - adapter.score.detach());
 }
 
 void LinearImpl::observer_set(LinearObserver observer) {

@@ -1,6 +1,6 @@
 // linear.h - the one linear layer every projection of every model goes through.
 //
-//   forward(x) = x·Wᵀ + b + Σ_active scale·(x·Aᵀ)·Bᵀ
+//   forward(x) = x·Wᵀ + b + Σ_active g·scale·(x·Aᵀ)·Bᵀ      (g: the adapter's gate, 1 unless gated)
 //
 // The base weight keeps its Hugging Face name and layout (GPT-2's Conv1D stores W as [in, out]:
 // `fan_in_fan_out`), so checkpoints load and save without renaming or transposing. Adapters are
@@ -24,7 +24,16 @@ struct LoraAdapter {
   double scale = 1;  // alpha / r (alpha / sqrt(r) for rsLoRA)
   bool active = true;   // inactive adapters are kept but skipped by forward
   bool merged = false;  // folded into the base weight, so forward skips it too
+  // Selective LoRA's gate (undefined = always on): the adapter counts while score >= threshold,
+  // forward multiplies it by g = 1[score >= threshold] and the gradient reaches `score` straight
+  // through (dg/dscore = 1). Adapters may share one score tensor (one gate per transformer block).
+  torch::Tensor score;  // 0-d
+  double threshold = 0;
 };
+
+// The gate value g of `adapter` (1 when it has no score), in the autograd graph when score requires grad.
+torch::Tensor adapter_gate(const LoraAdapter& adapter);
+bool adapter_gate_open(const LoraAdapter& adapter);
 
 // Sees every forward's input x [..., in] and output y [..., out] (adapters included), detached
 // and under NoGradGuard: how methods gather activation statistics (MIGU's output magnitudes,

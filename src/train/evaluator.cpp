@@ -120,7 +120,9 @@ TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<
     auto labels = batch.labels;
     batch.labels = torch::Tensor();
     batch.pixel_values = batch.pixel_values.to(device_);
-    auto logits = model_.forward(batch).logits.to(torch::kFloat).cpu();
+    auto out = model_.forward(batch);
+    auto logits = prototypes_ != nullptr ? prototypes_->logits(out.features, out.logits.size(1))
+                                         : out.logits.to(torch::kFloat).cpu();
     if (!allowed_classes.empty()) {
       if (!blocked.defined()) {
         blocked = torch::full({logits.size(1)}, -std::numeric_limits<float>::infinity());

@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "tok/tokenizer.h"
 #include "train/batches.h"
+#include "train/prototype-head.h"
 
 namespace retain::train {
 
@@ -41,6 +42,8 @@ class Evaluator {
   TaskScore score(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
   // exp(mean next-token loss) over `documents` packed into max_length blocks, at most `max_tokens` tokens.
   double perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens);
+  // Image tasks predict with `head` (nearest class mean) instead of the model's logits; null = the logits.
+  void use_prototypes(const PrototypeHead* head) { prototypes_ = head; }
 
  private:
   TaskScore score_generation(const data::TaskData& task);
@@ -54,6 +57,7 @@ class Evaluator {
   torch::Device device_;
   SpecialTokens special_;
   dist::Comm* comm_;
+  const PrototypeHead* prototypes_ = nullptr;
 };
 
 }  // namespace retain::train

@@ -1,5 +1,5 @@
 // run-checkpoint.cpp - see run-checkpoint.h. Layout of RUN/checkpoint/:
-//   model.safetensors  optimizer.safetensors  method.safetensors  state.json
+//   model.safetensors  optimizer.safetensors  method.safetensors  head.safetensors  state.json
 // A new checkpoint is written to checkpoint.tmp/; then checkpoint/ becomes checkpoint.old/,
 // checkpoint.tmp/ becomes checkpoint/, and checkpoint.old/ is removed. Reading takes checkpoint/,
 // or checkpoint.old/ when a crash fell between the two renames.
@@ -42,6 +42,7 @@ RunCheckpoint read_from(const fs::path& dir) {
   checkpoint.model = io::safetensors_load((dir / "model.safetensors").string()).tensors;
   checkpoint.optimizer = io::safetensors_load((dir / "optimizer.safetensors").string()).tensors;
   checkpoint.method.tensors = io::safetensors_load((dir / "method.safetensors").string()).tensors;
+  if (fs::exists(dir / "head.safetensors")) checkpoint.head = io::safetensors_load((dir / "head.safetensors").string()).tensors;
   return checkpoint;
 }
 
@@ -55,6 +56,7 @@ void run_checkpoint_write(const std::string& run_dir, const RunCheckpoint& check
   io::safetensors_save((tmp / "model.safetensors").string(), checkpoint.model, {});
   io::safetensors_save((tmp / "optimizer.safetensors").string(), checkpoint.optimizer, {});
   io::safetensors_save((tmp / "method.safetensors").string(), checkpoint.method.tensors, {});
+  io::safetensors_save((tmp / "head.safetensors").string(), checkpoint.head, {});
   nlohmann::json state = {{"format", kFormat},
                           {"stage", checkpoint.stage},
                           {"step", checkpoint.step},

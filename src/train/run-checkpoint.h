@@ -19,6 +19,7 @@ struct RunCheckpoint {
   io::TensorMap model;     // model_state (HF names)
   io::TensorMap optimizer; // AdamW::state()
   method::MethodState method;
+  io::TensorMap head;      // PrototypeHead::state() of a prototype head (empty otherwise)
   nlohmann::json results = nlohmann::json::object();  // the rows of R so far, timings, counters
 };
 

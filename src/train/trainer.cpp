@@ -41,6 +41,7 @@
 #include "train/batches.h"
 #include "train/evaluator.h"
 #include "train/progress.h"
+#include "train/prototype-head.h"
 #include "train/run-checkpoint.h"
 #include "train/schedule.h"
 #include "train/step.h"
@@ -127,6 +128,18 @@ std::vector<int64_t> allowed_classes(const std::vector<data::TaskData>& stream, 
   return classes;
 }
 
+// [num_labels]: 0 on the classes of `task`, -inf elsewhere (a per-task head's training logits).
+torch::Tensor own_classes_bias(model::Model& model, const data::TaskData& task) {
+  if (model.kind() != model::ModelKind::ImageClassifier) return {};
+  const auto labels = model.linear_layer("classifier")->options().out_features;
+  auto bias = torch::full({labels}, -std::numeric_limits<float>::infinity());
+  for (auto c : task.config.classes) {
+    if (c < 0 || c >= labels) fail("run", "task '", task.config.name, "': class ", c, " is outside the model's ", labels, " labels");
+    bias[c] = 0;
+  }
+  return bias;
+}
+
 // The settings a report shows beside the numbers.
 nlohmann::json settings_json(const config::StreamConfig& config) {
   nlohmann::json options = nlohmann::json::object();
@@ -140,7 +153,7 @@ nlohmann::json settings_json(const config::StreamConfig& config) {
           {"train", {{"epochs", t.epochs}, {"max_steps", t.max_steps}, {"batch_size", t.batch_size},
                      {"grad_accum", t.grad_accum}, {"effective_batch", t.batch_size * t.grad_accum}, {"lr", t.lr},
                      {"weight_decay", t.weight_decay}, {"schedule", t.schedule}, {"warmup_ratio", t.warmup_ratio},
-                     {"clip_norm", t.clip_norm}, {"max_length", t.max_length}}}};
+                     {"clip_norm", t.clip_norm}, {"max_length", t.max_length}, {"head", t.head}}}};
 }
 
 // The names of the LoRA adapters the method attached, in first-seen order.
@@ -260,6 +273,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
 
   Evaluator evaluator(model, tokenizer.get(), {config.eval.batch_size, config.eval.max_new_tokens, train.max_length},
                       device, comm.get());
+  PrototypeHead prototypes;
+  if (train.head == "prototype") evaluator.use_prototypes(&prototypes);
   const auto log_path = (fs::path(run_dir) / "log.jsonl").string();
 
   // Where the run starts: a checkpoint, or the base model (scored first, for forward transfer).
@@ -274,6 +289,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
       model::model_load_state(model, state.model, run_dir + "/checkpoint/model.safetensors");
       method->load_state(state.method);
     }
+    prototypes.load_state(state.head);
     for (int64_t s = 0; s < std::min<int64_t>(state.stage, stages.size()); ++s) done_steps += stages[s].steps;
     done_steps += state.step;
   }
@@ -302,6 +318,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     if (!general.empty()) state.results["general_ppl_before"] = evaluator.perplexity(general, config.eval.general_max_tokens);
     state.model = model::model_state(model);
     state.method = method->state();
+    state.head = prototypes.state();
     checkpoint_write(state);
   }
 
@@ -320,6 +337,10 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     context.count = T;
     context.seed = config.run.seed;
     context.data = &task_data;
+    context.steps = stage.steps;
+    context.epochs = train.max_steps > 0 ? 1 : train.epochs;
+    context.head = train.head;
+    context.prototypes = prototypes.normalised();
     context.for_each_batch = [&](const std::function<void(const model::Batch&)>& visit, int64_t limit) {
       const auto n = train_sizes[stage.task];
       int64_t visited = 0;
@@ -342,6 +363,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     model.train();
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
+    // Per-task and prototype heads train only the stage's own classes.
+    const auto logit_bias = train.head == "linear" || method->trains_jointly() ? torch::Tensor() : own_classes_bias(model, task_data);
 
     for (int64_t step = state.step; step < stage.steps; ++step) {
       const double lr = lr_at(step, stage.steps, warmup, train.schedule, train.lr);
@@ -352,7 +375,9 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
                                     order_epoch);
             const auto [begin, end] = dist::shard_range(static_cast<int64_t>(refs.size()), comm->rank(), comm->size());
             if (begin == end) return model::Batch{};
-            return examples.batch(std::vector<method::ExampleRef>(refs.begin() + begin, refs.begin() + end), device);
+            auto batch = examples.batch(std::vector<method::ExampleRef>(refs.begin() + begin, refs.begin() + end), device);
+            batch.logit_bias = logit_bias;
+            return batch;
           },
           train.grad_accum, lr, train.clip_norm,
           [&](double value) {
@@ -375,10 +400,12 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
         state.model = model::model_state(model);
         state.optimizer = zero ? dist::zero_gather_state(*comm, optimizer) : optimizer.state();
         state.method = method->state();
+    state.head = prototypes.state();
         checkpoint_write(state);
       }
     }
     method->end_task(model, context);
+    if (train.head == "prototype") prototypes.add_classes(model, context.for_each_batch);
     dist::check_same_weights(*comm, model, "after task '" + stage.name + "'");
     state.results["task_seconds"][stage.task] =
         seconds_before + std::chrono::duration<double>(Clock::now() - task_start).count();
@@ -406,6 +433,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     state.model = model::model_state(model);
     state.optimizer.clear();
     state.method = method->state();
+    state.head = prototypes.state();
     if (state.stage == static_cast<int64_t>(stages.size()) && !general.empty()) {
       state.results["general_ppl_after"] = evaluator.perplexity(general, config.eval.general_max_tokens);
     }
