@@ -173,6 +173,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "--set method.name=inflora --set method.rank=2", "--set method.name=ewc",
                       "--set method.name=migu --set method.on=o-lora",
                       "--set method.name=seqlora --set train.head=prototype",
+                      "--set method.name=replay --set method.fraction=0.5 --set train.head=per-task",
                       "--set method.name=lora-minus --set train.head=prototype --set method.rank=2",
                       "--set method.name=selective-lora --set method.warmup_steps=4 --set method.sparsity=20",
                       "--set method.name=treelora --set train.head=per-task",

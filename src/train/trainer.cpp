@@ -128,14 +128,23 @@ std::vector<int64_t> allowed_classes(const std::vector<data::TaskData>& stream, 
   return classes;
 }
 
-// [num_labels]: 0 on the classes of `task`, -inf elsewhere (a per-task head's training logits).
-torch::Tensor own_classes_bias(model::Model& model, const data::TaskData& task) {
+// [num_labels]: 0 on the classes of the tasks `examples` come from, -inf elsewhere (a per-task
+// head's training logits; replayed or joint examples bring their own tasks' classes).
+torch::Tensor own_classes_bias(model::Model& model, const std::vector<data::TaskData>& stream,
+                               const std::vector<method::ExampleRef>& examples) {
   if (model.kind() != model::ModelKind::ImageClassifier) return {};
   const auto labels = model.linear_layer("classifier")->options().out_features;
   auto bias = torch::full({labels}, -std::numeric_limits<float>::infinity());
-  for (auto c : task.config.classes) {
-    if (c < 0 || c >= labels) fail("run", "task '", task.config.name, "': class ", c, " is outside the model's ", labels, " labels");
-    bias[c] = 0;
+  std::vector<bool> seen(stream.size(), false);
+  for (const auto& ref : examples) {
+    if (seen[ref.task]) continue;
+    seen[ref.task] = true;
+    const auto& task = stream[ref.task].config;
+    if (task.classes.empty()) return {};  // a task of every class: nothing to restrict
+    for (auto c : task.classes) {
+      if (c < 0 || c >= labels) fail("run", "task '", task.name, "': class ", c, " is outside the model's ", labels, " labels");
+      bias[c] = 0;
+    }
   }
   return bias;
 }
@@ -363,8 +372,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     model.train();
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
-    // Per-task and prototype heads train only the stage's own classes.
-    const auto logit_bias = train.head == "linear" || method->trains_jointly() ? torch::Tensor() : own_classes_bias(model, task_data);
+    // Per-task and prototype heads train only the classes of the stage's tasks.
+    const auto logit_bias = train.head == "linear" ? torch::Tensor() : own_classes_bias(model, stream, stage.examples);
 
     for (int64_t step = state.step; step < stage.steps; ++step) {
       const double lr = lr_at(step, stage.steps, warmup, train.schedule, train.lr);
@@ -400,7 +409,7 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
         state.model = model::model_state(model);
         state.optimizer = zero ? dist::zero_gather_state(*comm, optimizer) : optimizer.state();
         state.method = method->state();
-    state.head = prototypes.state();
+        state.head = prototypes.state();
         checkpoint_write(state);
       }
     }
