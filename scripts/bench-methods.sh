@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# scripts/bench-methods.sh OUT_DIR - the methods benchmark of the README ("Results"): every method
+# scripts/bench-methods.sh OUT_DIR - the methods benchmarks of the README ("Results"): every method
 # on the instruction and WordNet-supersense streams, from the same base model (runs/base-pretrain),
-# with the same data and budget. Learning rates are chosen on the held-out split (eval.split =
+# with the same data and budget; or (STREAMS=split-fashion-mnist-pretrained, after
+# scripts/vision-pretrain.sh) on the vision stream from the MNIST-pretrained ViT. Learning rates are chosen on the held-out split (eval.split =
 # "valid", seed 0) from each row's candidates, or taken over from another row ("=seqft": one sweep
 # per family when time is short); the chosen one then runs with every seed on the test split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare
 # --by-seed) and OUT_DIR/<stream>/lr.txt (every tuning score). Streams run one after the other; to run
 # them side by side, start one instance per stream (STREAMS=...) on the same OUT_DIR.
 #
 # Environment (defaults in brackets): RETAIN [build/retain], STREAMS [instructions wordnet-supersense],
-# SEEDS [0 1 2], MAX_TRAIN per task [96], MAX_TEST per task [40], EPOCHS [1], GENERAL_TOKENS of
-# held-out text for the perplexity drift [4096], JOBS parallel runs [2], THREADS per run [1],
-# METHODS [all rows below], SETS [none]: more --set options for every run (on a GPU:
-# "run.device=cuda model.dtype=float32").
+# SEEDS [0 1 2], MAX_TRAIN per task [96], MAX_TEST per task [40; 0 = all], EPOCHS [1], GENERAL_TOKENS
+# of held-out text for the perplexity drift [4096], JOBS parallel runs [2], THREADS per run [1],
+# METHODS [all rows below], SETS [none]: more --set options
+# for every run (on a GPU: "run.device=cuda model.dtype=float32"), TUNE [family]: each | family |
+# none (no sweep: every row takes its first candidate; for streams without a valid split).
 set -euo pipefail
 out=${1:?usage: scripts/bench-methods.sh OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +31,8 @@ export OMP_NUM_THREADS=${THREADS:-1}
 # sweeps every row's own candidates (the full protocol); the default sweeps once per family.
 full_lrs=${FULL_LRS:-"3e-4 1e-3"}
 lora_lrs=${LORA_LRS:-"1e-3 3e-3"}
-each() { if [[ ${TUNE:-family} == each ]]; then echo "$1"; else echo "$2"; fi; }
+tuning=${TUNE:-family}
+each() { if [[ $tuning == each ]]; then echo "$1"; else echo "$2"; fi; }
 rows=(
   "seqft|method.name=seqft|$full_lrs"
   "replay|method.name=replay|$(each "$full_lrs" =seqft)"
@@ -40,6 +43,9 @@ rows=(
   "o-lora|method.name=o-lora|$(each "$lora_lrs" =seqlora)"
   "inflora|method.name=inflora|$(each "$lora_lrs" =seqlora)"
   "migu+o-lora|method.name=migu method.on=o-lora method.threshold=0.1|$(each "$lora_lrs" =seqlora)"
+  "lora-minus|method.name=lora-minus|$(each "$lora_lrs" =seqlora)"
+  "treelora|method.name=treelora|$(each "$lora_lrs" =seqlora)"
+  "selective-lora|method.name=selective-lora|$(each "$lora_lrs" =seqlora)"
 )
 if [[ -n "${METHODS:-}" ]]; then
   kept=()
@@ -76,7 +82,7 @@ for stream_name in $streams; do
   : > "$lr_log"
   for row in "${rows[@]}"; do
     IFS='|' read -r name sets lrs <<< "$row"
-    [[ $lrs == =* ]] && continue
+    [[ $lrs == =* || $tuning == none ]] && continue
     for lr in $lrs; do
       # shellcheck disable=SC2086
       run "$name-lr$lr" "$stream" "$tune" 0 "$lr" $sets eval.split=valid eval.forward_transfer=false eval.general_text=
@@ -89,6 +95,9 @@ for stream_name in $streams; do
     if [[ $lrs == =* ]]; then
       best_lr=${chosen[${lrs#=}]}
       echo "$stream_name $name lr=$best_lr (taken from ${lrs#=})" >> "$lr_log"
+    elif [[ $tuning == none ]]; then
+      best_lr=${lrs%% *}
+      echo "$stream_name $name lr=$best_lr (not tuned: TUNE=none)" >> "$lr_log"
     else
       best_lr="" best=-1
       for lr in $lrs; do

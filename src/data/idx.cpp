@@ -1,9 +1,10 @@
 // idx.cpp - reads IDX files (through file_read_gunzip, so gzip or plain) and checks every size.
 #include "data/idx.h"
 
+#include <cstdint>
+
 #include "data/text-file.h"
 #include "error.h"
-#include <cstdint>
 
 
 namespace retain::data {
@@ -35,6 +36,11 @@ void check_size(const std::string& path, size_t have, uint64_t want, const std::
   if (have > want) fail("data", path, ": ", have - want, " bytes after the end the header gives (", promise, ")");
 }
 
+void put_be32(std::string& bytes, uint64_t value) {
+  if (value > UINT32_MAX) fail("data", "IDX: a size of ", value, " does not fit the 32-bit header");
+  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
 }  // namespace
 
 std::vector<int64_t> idx_read_labels(const std::string& path) {
@@ -63,6 +69,27 @@ ImageExamples idx_load(const std::string& images_path, const std::string& labels
     fail("data", labels_path, ": ", images.size(), " labels for the ", count, " images of ", images_path);
   }
   return images;
+}
+
+std::string idx_images_bytes(const ImageExamples& images) {
+  std::string bytes;
+  for (uint64_t value : {uint64_t{kImagesMagic}, static_cast<uint64_t>(images.size()),
+                         static_cast<uint64_t>(images.rows), static_cast<uint64_t>(images.cols)}) {
+    put_be32(bytes, value);
+  }
+  bytes.append(images.pixels.begin(), images.pixels.end());
+  return bytes;
+}
+
+std::string idx_labels_bytes(const std::vector<int64_t>& labels) {
+  std::string bytes;
+  put_be32(bytes, kLabelsMagic);
+  put_be32(bytes, labels.size());
+  for (int64_t label : labels) {
+    if (label < 0 || label > 255) fail("data", "IDX: label ", label, " does not fit an unsigned byte");
+    bytes.push_back(static_cast<char>(label));
+  }
+  return bytes;
 }
 
 }  // namespace retain::data

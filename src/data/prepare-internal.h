@@ -11,6 +11,7 @@
 
 #include "config/stream-config.h"
 #include "data/prepare.h"
+#include "data/task-data.h"
 
 namespace retain::data {
 
@@ -49,6 +50,11 @@ Splits split_items(std::vector<Pair> items, uint64_t seed, const Caps& caps);
 void add_jsonl_task(Build& build, config::TaskConfig task, const Splits& splits,
                     std::vector<std::string> classes = {});
 
+// Writes NAME/{train,test}-{images,labels}.idx for the image-classification `task` (plain IDX), fills
+// in the paths and records the counts; `classes` are the class names. An empty split is an error.
+void add_image_task(Build& build, config::TaskConfig task, const ImageExamples& train, const ImageExamples& test,
+                    std::vector<std::string> classes);
+
 // Words separated by whitespace.
 int64_t word_count(const std::string& text);
 
@@ -56,5 +62,7 @@ Build build_split_fashion_mnist(const PrepareOptions& options);
 Build build_wordnet_supersense(const PrepareOptions& options);
 Build build_instructions(const PrepareOptions& options);
 Build build_general_text(const PrepareOptions& options);
+Build build_mnist(const PrepareOptions& options);
+Build build_split_opencv_digits(const PrepareOptions& options);
 
 }  // namespace retain::data

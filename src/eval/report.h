@@ -32,8 +32,9 @@ void report_write(const RunResult& result, const std::string& run_dir);
 // seconds, peak memory.
 std::string compare_table(const std::vector<std::pair<std::string, RunResult>>& runs);
 // One row per group of runs that differ only in their seed, named "<group>-seed<N>": mean ± sample
-// standard deviation of AA, BWT, FWT, perplexity drift, training time and peak memory, with the
-// group's learning rate and effective batch.
+// standard deviation of AA, BWT, FWT, A_T, Ā and forgetting (class-incremental streams), perplexity
+// drift and pretraining-task accuracy after the stream (when measured), training time and peak
+// memory, with the group's learning rate and effective batch.
 std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunResult>>& runs);
 
 }  // namespace retain::eval

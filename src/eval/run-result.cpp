@@ -183,6 +183,10 @@ json run_result_to_json(const RunResult& result) {
   out["general_perplexity"] = {{"before", optional_to_json(result.general_ppl_before)},
                                {"after", optional_to_json(result.general_ppl_after)},
                                {"drift", optional_to_json(metrics.perplexity_drift)}};
+  if (result.retention_before || result.retention_after) {
+    out["retention"] = {{"before", optional_to_json(result.retention_before)},
+                        {"after", optional_to_json(result.retention_after)}};
+  }
   out["task_seconds"] = result.task_seconds;
   out["peak_memory_bytes"] = result.peak_memory_bytes;
   out["metrics"] = metrics_to_json(metrics);
@@ -214,6 +218,11 @@ RunResult run_result_from_json(const json& root, const std::string& source) {
     if (!ppl->is_object()) fail("eval", source, ": \"general_perplexity\" is not an object");
     if (ppl->contains("before")) result.general_ppl_before = reader.number_or_null(ppl->at("before"), "\"general_perplexity.before\"");
     if (ppl->contains("after")) result.general_ppl_after = reader.number_or_null(ppl->at("after"), "\"general_perplexity.after\"");
+  }
+  if (const json* retention = reader.find("retention")) {
+    if (!retention->is_object()) fail("eval", source, ": \"retention\" is not an object");
+    if (retention->contains("before")) result.retention_before = reader.number_or_null(retention->at("before"), "\"retention.before\"");
+    if (retention->contains("after")) result.retention_after = reader.number_or_null(retention->at("after"), "\"retention.after\"");
   }
   if (const json* seconds = reader.find("task_seconds")) {
     for (size_t i = 0; i < reader.array(*seconds, "\"task_seconds\"").size(); ++i) {

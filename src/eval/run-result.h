@@ -26,6 +26,7 @@ struct RunResult {
   std::vector<int64_t> test_sizes;                      // test examples per task, or empty
   bool class_incremental = false;                       // vision CIL: also A_t and average incremental accuracy
   std::optional<double> general_ppl_before, general_ppl_after;  // general-text perplexity drift
+  std::optional<double> retention_before, retention_after;      // [retention] (pretraining task) accuracy
   std::vector<double> task_seconds;                     // training wall time per completed task
   int64_t peak_memory_bytes = 0;
   nlohmann::json settings;                              // resolved run/model/method/train settings (opaque)

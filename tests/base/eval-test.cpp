@@ -384,5 +384,40 @@ TEST(EvalReport, CompareTableHasOneRowPerRun) {
   EXPECT_EQ(plain.find("A_T"), std::string::npos);
 }
 
+// By seed: mean ± sample sd per group; the class-incremental columns, ppl drift and pretraining
+// retention appear only when some run measured them. The retention before and after the stream
+// round-trips through matrix.json and shows in report.md.
+TEST(EvalReport, CompareBySeedShowsTheMeasuredColumns) {
+  std::vector<std::pair<std::string, RunResult>> runs;
+  for (int seed = 0; seed < 2; ++seed) {
+    RunResult cil = run_result_new({"a", "b"}, {});
+    cil.R = {{90.0, kNull}, {80.0, seed == 0 ? 60.0 : 40.0}};
+    cil.class_incremental = true;
+    cil.retention_before = 95.0;
+    cil.retention_after = seed == 0 ? 70.0 : 80.0;
+    cil.task_seconds = {1.0, 2.0};
+    runs.emplace_back("lora-seed" + std::to_string(seed), cil);
+  }
+  const auto table = compare_table_by_seed(runs);
+  EXPECT_EQ(table,
+            "| run | method | seeds | LR | eff. batch | AA | BWT | FWT | A_T | Ā | forgetting | pretrain acc | train s | peak memory (MB) |\n"
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            // AA (80 + 60) / 2 = 70 and (80 + 40) / 2 = 60: 65 ± 7.07; A_2 the same; Ā (90 + 70) / 2 = 80
+            // and (90 + 60) / 2 = 75; retention 70 and 80: 75 ± 7.07.
+            "| lora | · | 2 | · | · | 65.00 ± 7.07 | -10.00 ± 0.00 | · | 65.00 ± 7.07 | 77.50 ± 3.54 | 10.00 ± 0.00 | 75.00 ± 7.07 | 3 ± 0 | · |\n");
+  auto text = three_tasks();
+  const auto plain = compare_table_by_seed({{"seqft-seed0", text}});
+  EXPECT_NE(plain.find("| ppl drift |"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("A_T"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("pretrain acc"), std::string::npos) << plain;
+
+  const auto dir = scratch_dir("eval-retention") + "/";
+  report_write(runs[0].second, dir);
+  const auto back = run_result_read(dir + "matrix.json");
+  EXPECT_EQ(back.retention_before, 95.0);
+  EXPECT_EQ(back.retention_after, 70.0);
+  EXPECT_NE(bytes_of(dir + "report.md").find("| 95.00 | 70.00 |"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace retain::eval

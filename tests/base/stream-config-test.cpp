@@ -488,6 +488,38 @@ max_new_tokens = 3
   }
 }
 
+// [retention] is an image-classification task table: read and checked as a [[task]], its paths
+// resolved, overridable with --set retention.KEY, written back by the resolved TOML; absent, none.
+TEST(StreamConfig, RetentionIsAnImageTaskTable) {
+  EXPECT_FALSE(parse(kMinimal).retention.has_value());
+  const std::string retention = R"(
+[retention]
+name = "mnist"
+kind = "image-classification"
+train = "mnist/train-images.idx"
+train_labels = "mnist/train-labels.idx"
+test = "mnist/test-images.idx"
+test_labels = "mnist/test-labels.idx"
+classes = [0, 1, 2]
+)";
+  const auto config = parse(kMinimal + retention, {"retention.max_test=50"});
+  ASSERT_TRUE(config.retention.has_value());
+  EXPECT_EQ(config.retention->name, "mnist");
+  EXPECT_EQ(config.retention->train, kBase + "/mnist/train-images.idx");
+  EXPECT_EQ(config.retention->classes, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(config.retention->max_test, 50);
+  EXPECT_EQ(config.retention->metric, "accuracy");
+  const auto back = stream_config_parse(stream_config_to_toml(config), "elsewhere/config.toml", "/elsewhere");
+  ASSERT_TRUE(back.retention.has_value());
+  EXPECT_EQ(back.retention->test_labels, config.retention->test_labels);
+  EXPECT_EQ(back.retention->max_test, 50);
+
+  expect_error(kMinimal + "[retention]\nname = \"sum\"\nkind = \"generation\"\ntrain = \"a\"\ntest = \"b\"\n", kSource,
+               {"[retention] key 'kind' must be image-classification"});
+  expect_error(kMinimal + retention, "--set retention.lr=1", {"[retention] has no key 'lr'"}, {"retention.lr=1"});
+  expect_error(kMinimal + "[retention]\nname = \"x\"\n", kSource, {"[retention] needs a 'kind'"});
+}
+
 TEST(StreamConfig, LoadReadsTheFileAndResolvesAgainstItsFolder) {
   const fs::path dir = test::scratch_dir("stream-config-load");
   {
