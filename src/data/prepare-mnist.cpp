@@ -2,7 +2,7 @@
 // unpacked package (scripts/fetch-mnist.sh), whose src/digits/D.json holds {"data": [...]}, the
 // 28x28 images of digit D as floats 0..1 one after the other. One image-classification task "mnist"
 // over the 10 digits; the package has no train/test split, so the seed shuffles all images and deals
-// the test set first (default 2,000), the training set from the rest (default: all of it). This is
+// a class-stratified test set first (default 2,000), the training set from the rest (default: all). This is
 // the pretraining task of the vision benchmarks (streams/vit-pretrain-mnist.toml), disjoint from
 // Fashion-MNIST.
 #include <algorithm>
@@ -76,16 +76,27 @@ Build build_mnist(const PrepareOptions& options) {
     build.sources.push_back(path);
   }
   seeded_shuffle(images, options.seed);
+  // The test set is stratified: digit d gets floor(test · n_d / total) images, the remainder one each
+  // to the first digits; the first images of each digit in the shuffled order go to it.
   const int64_t total = static_cast<int64_t>(images.size());
   const int64_t test_count = std::min(caps.test, total);
-  const int64_t train_count = caps.train > 0 ? std::min(caps.train, total - test_count) : total - test_count;
-  auto deal = [&](int64_t from, int64_t count) {
+  std::vector<int64_t> per_digit(kDigits, 0), quota(kDigits, 0);
+  for (const auto& image : images) ++per_digit[image.digit];
+  int64_t dealt = 0;
+  for (int64_t d = 0; d < kDigits; ++d) dealt += quota[d] = test_count * per_digit[d] / total;
+  for (int64_t d = 0; dealt < test_count; d = (d + 1) % kDigits) {
+    if (quota[d] < per_digit[d]) ++quota[d], ++dealt;
+  }
+  std::vector<Image> test, train;
+  for (const auto& image : images) (quota[image.digit]-- > 0 ? test : train).push_back(image);
+  const int64_t train_count = caps.train > 0 ? std::min<int64_t>(caps.train, train.size()) : static_cast<int64_t>(train.size());
+  auto deal = [&](const std::vector<Image>& chosen, int64_t count) {
     ImageExamples split;
     split.rows = split.cols = kSide;
-    for (int64_t i = from; i < from + count; ++i) {
-      const auto begin = pixels.begin() + static_cast<std::ptrdiff_t>(images[i].offset);
+    for (int64_t i = 0; i < count; ++i) {
+      const auto begin = pixels.begin() + static_cast<std::ptrdiff_t>(chosen[i].offset);
       split.pixels.insert(split.pixels.end(), begin, begin + kPixels);
-      split.labels.push_back(images[i].digit);
+      split.labels.push_back(chosen[i].digit);
     }
     return split;
   };
@@ -99,7 +110,7 @@ Build build_mnist(const PrepareOptions& options) {
     names.push_back(std::to_string(digit));
   }
   build.settings = {{"max_train", train_count}, {"max_test", test_count}, {"images", total}};
-  add_image_task(build, task, deal(test_count, train_count), deal(0, test_count), names);
+  add_image_task(build, task, deal(train, train_count), deal(test, test_count), names);
   return build;
 }
 

@@ -84,7 +84,8 @@ void LoraMinus::begin_task(model::Model& model, const TaskContext& task) {
     auto values = at::normal(0.0, 0.01, {B.size(1)}, generator);
     torch::NoGradGuard no_grad;
     B.zero_();
-    for (int64_t c = 0; c < B.size(1); ++c) B[rows[c].item<int64_t>()][c] = values[c].item<double>();
+    const auto columns = torch::arange(B.size(1), torch::TensorOptions(torch::kLong));
+    B.index_put_({rows.to(B.device()), columns.to(B.device())}, values.to(B.options()));
   }
   projectors_.clear();
   if (adapter_names_.size() < 2) return;  // task 0: plain Adam

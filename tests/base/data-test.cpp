@@ -468,6 +468,22 @@ void expect_disjoint(const TaskData& task) {
   for (const auto& e : task.valid.text) EXPECT_EQ(test.count(e.prompt), 0u) << task.config.name << ": " << e.prompt;
 }
 
+// Five 28x28 image tasks of classes (0, 1), (2, 3), ..., with `train` and `test` images each.
+void expect_five_pairs(const Prepared& prepared, int64_t train, int64_t test) {
+  ASSERT_EQ(prepared.tasks.size(), 5u);
+  for (int64_t t = 0; t < 5; ++t) {
+    const auto& task = prepared.tasks[static_cast<size_t>(t)];
+    EXPECT_EQ(task.config.classes, (std::vector<int64_t>{2 * t, 2 * t + 1}));
+    EXPECT_EQ(task.train.size(), train);
+    EXPECT_EQ(task.test.size(), test);
+    EXPECT_EQ(task.train.images.rows, 28);
+    EXPECT_EQ(task.train.images.cols, 28);
+    for (const auto* split : {&task.train.images, &task.test.images}) {
+      for (int64_t label : split->labels) EXPECT_TRUE(label == 2 * t || label == 2 * t + 1);
+    }
+  }
+}
+
 TEST(DataPrepare, SplitFashionMnist) {
   if (const auto why = missing_packages("split-fashion-mnist"); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
@@ -475,15 +491,7 @@ TEST(DataPrepare, SplitFashionMnist) {
   options.max_train = 300;
   options.max_test = 100;
   const auto prepared = prepare_twice("split-fashion-mnist", options, dir);
-  ASSERT_EQ(prepared.tasks.size(), 5u);
-  for (int64_t t = 0; t < 5; ++t) {
-    const auto& task = prepared.tasks[static_cast<size_t>(t)];
-    EXPECT_EQ(task.config.classes, (std::vector<int64_t>{2 * t, 2 * t + 1}));
-    EXPECT_EQ(task.train.size(), 300);
-    EXPECT_EQ(task.test.size(), 100);
-    EXPECT_EQ(task.train.images.rows, 28);
-    for (int64_t label : task.train.images.labels) EXPECT_TRUE(label == 2 * t || label == 2 * t + 1);
-  }
+  expect_five_pairs(prepared, 300, 100);
   EXPECT_EQ(prepared.manifest["tasks"][0]["classes"], nlohmann::json({"T-shirt/top", "Trouser"}));
   EXPECT_EQ(prepared.manifest["tasks"][4]["classes"], nlohmann::json({"Bag", "Ankle boot"}));
   EXPECT_EQ(prepared.manifest["packages"][0]["name"], "dataset-fashion-mnist");
@@ -498,13 +506,8 @@ TEST(DataPrepare, SplitOpencvDigits) {
   options.max_train = 60;
   options.max_test = 20;
   const auto prepared = prepare_twice("split-opencv-digits", options, dir);
-  ASSERT_EQ(prepared.tasks.size(), 5u);
-  for (int64_t t = 0; t < 5; ++t) {
-    const auto& task = prepared.tasks[static_cast<size_t>(t)];
-    EXPECT_EQ(task.config.classes, (std::vector<int64_t>{2 * t, 2 * t + 1}));
-    EXPECT_EQ(task.train.size(), 60);
-    EXPECT_EQ(task.test.size(), 20);
-    ASSERT_EQ(task.train.images.rows, 28);
+  expect_five_pairs(prepared, 60, 20);
+  for (const auto& task : prepared.tasks) {
     // The 20x20 cell sits in the middle: the 4-pixel border is black, the middle is not.
     std::set<std::string> train_images;
     for (int64_t i = 0; i < task.train.size(); ++i) {
@@ -611,14 +614,20 @@ TEST(DataPrepare, MnistFromTheNpmPackage) {
   write_mnist_package(dir / "package");
   PrepareOptions options;
   options.source = dir / "package";
-  options.max_test = 7;
+  options.max_test = 20;
   options.seed = 1;
   const auto prepared = prepare_twice("mnist", options, dir);
   ASSERT_EQ(prepared.tasks.size(), 1u);
   const auto& task = prepared.tasks[0];
   EXPECT_EQ(task.config.classes, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
-  EXPECT_EQ(task.test.size(), 7);
-  EXPECT_EQ(task.train.size(), 35 - 7);  // 3 + d % 2 images of each digit: 35
+  EXPECT_EQ(task.test.size(), 20);
+  EXPECT_EQ(task.train.size(), 35 - 20);  // 3 + d % 2 images of each digit: 35
+  // Stratified: 20 · 3 / 35 = 1 test image of each even digit, 20 · 4 / 35 = 2 of each odd one, and
+  // the 5 left over one each to digits 0..4.
+  for (int64_t d = 0; d < 10; ++d) {
+    EXPECT_EQ(std::count(task.test.images.labels.begin(), task.test.images.labels.end(), d), (d % 2 ? 2 : 1) + (d < 5))
+        << "digit " << d;
+  }
   std::set<std::pair<int64_t, int64_t>> seen;  // (digit, image) over both splits
   std::set<std::pair<int64_t, int64_t>> test;
   for (const auto* split : {&task.train.images, &task.test.images}) {
