@@ -4,10 +4,7 @@
 // OMP_NUM_THREADS = cores / N unless it is set), and waits for them. When one fails, the others
 // are given `--grace` seconds to stop by themselves (their next collective fails and says so),
 // then terminated; the exit code is that of the first one to fail.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +17,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "dist/comm.h"
 #include "error.h"
 
 namespace retain::cli {
@@ -33,21 +31,6 @@ struct Options {
   std::vector<std::string> command;
 };
 
-// A TCP port that is free on the loopback interface right now.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-    fail("launch", "cannot find a free TCP port; give --master-port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
 int launch(const Options& o) {
@@ -55,7 +38,7 @@ int launch(const Options& o) {
     fail("launch", "--nproc and --nnodes must be >= 1 and --node-rank below --nnodes");
   }
   if (o.master_port == 0 && o.nnodes > 1) fail("launch", "several machines need an agreed --master-port");
-  const int port = o.master_port != 0 ? o.master_port : free_port();
+  const int port = o.master_port != 0 ? o.master_port : dist::free_loopback_port();
   const int world = o.nproc * o.nnodes;
   const auto threads = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(o.nproc));
   std::map<pid_t, int> ranks;  // running children

@@ -1,7 +1,11 @@
 // comm.cpp - the single-rank communicator and the c10d ones (see comm.h).
 #include "dist/comm.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -43,6 +47,16 @@ class SingleRank final : public Comm {
   std::string backend() const override { return "single"; }
 };
 
+// What Python's destroy_process_group does to a group before it goes: shutdown() after a run that
+// went well, abort() after a failed collective (a graceful shutdown could wait on a dead peer).
+// ProcessGroupNCCL in libtorch 2.x has both and warns at exit without them; Gloo in 1.13 has neither.
+template <typename Group>
+auto end_group(Group& group, bool failed, int) -> decltype(group.shutdown(), group.abort(), void()) {
+  failed ? group.abort() : group.shutdown();
+}
+template <typename Group>
+void end_group(Group&, bool, long) {}
+
 // Gloo and NCCL share every call; only the group type differs (ProcessGroup in libtorch 1.13,
 // Backend in 2.x, with the same member functions).
 template <typename Group>
@@ -51,6 +65,12 @@ class C10dComm final : public Comm {
   // `device`: where the backend's tensors must be (NCCL: the rank's GPU); others are copied there.
   C10dComm(c10::intrusive_ptr<Group> group, int64_t rank, int64_t size, std::string backend, torch::Device device)
       : group_(std::move(group)), rank_(rank), size_(size), backend_(std::move(backend)), device_(device) {}
+  ~C10dComm() override {
+    try {
+      end_group(*group_, failed_, 0);
+    } catch (const std::exception&) {  // the process is ending; the group goes with it
+    }
+  }
   int64_t rank() const override { return rank_; }
   int64_t size() const override { return size_; }
   std::string backend() const override { return backend_; }
@@ -87,6 +107,7 @@ class C10dComm final : public Comm {
     try {
       call();
     } catch (const std::exception& e) {
+      failed_ = true;
       fail("dist", "rank ", rank_, " of ", size_, ": ", what, " failed (", backend_, "; a peer process may have stopped: ",
            "the run can continue from its last checkpoint with --resume). c10d said: ", e.what());
     }
@@ -95,9 +116,23 @@ class C10dComm final : public Comm {
   int64_t rank_, size_;
   std::string backend_;
   torch::Device device_;
+  bool failed_ = false;
 };
 
 }  // namespace
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof addr;
+  const bool found = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!found) fail("dist", "cannot find a free TCP port on the loopback interface; give one (--master-port)");
+  return ntohs(addr.sin_port);
+}
 
 LaunchEnv launch_env() {
   LaunchEnv env;

@@ -43,6 +43,9 @@ struct LaunchEnv {
   double timeout_s = 300;  // RETAIN_DIST_TIMEOUT: how long a collective waits for its peers
 };
 
+// A TCP port that is free on the loopback interface right now (for a rendezvous on one machine).
+int free_loopback_port();
+
 // The launch variables of this process; a malformed one is an error naming it.
 LaunchEnv launch_env();
 

@@ -11,11 +11,53 @@ std::pair<int64_t, int64_t> shard_range(int64_t n, int64_t rank, int64_t size) {
   return {begin, std::min(n, begin + chunk)};
 }
 
-void broadcast_model(Comm& comm, model::Model& model) {
+std::vector<std::pair<size_t, size_t>> buckets(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
+  std::vector<std::pair<size_t, size_t>> out;
+  int64_t bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& first = out.empty() ? tensors[i] : tensors[out.back().first];
+    const bool joins = !out.empty() && bytes < bucket_bytes &&
+                       tensors[i].scalar_type() == first.scalar_type() && tensors[i].device() == first.device();
+    if (joins) {
+      out.back().second = i + 1;
+    } else {
+      out.emplace_back(i, i + 1);
+      bytes = 0;
+    }
+    bytes += tensors[i].numel() * static_cast<int64_t>(tensors[i].element_size());
+  }
+  return out;
+}
+
+void broadcast_tensors(Comm& comm, const std::vector<torch::Tensor>& tensors, int64_t root, const std::string& what,
+                       int64_t bucket_bytes) {
   if (!comm.distributed()) return;
   torch::NoGradGuard no_grad;
-  for (auto& item : model.named_parameters()) comm.broadcast_(item.value(), 0, "parameter " + item.key());
-  for (auto& item : model.named_buffers()) comm.broadcast_(item.value(), 0, "buffer " + item.key());
+  for (const auto& [begin, end] : buckets(tensors, bucket_bytes)) {
+    if (end - begin == 1 && tensors[begin].is_contiguous()) {
+      auto tensor = tensors[begin];
+      comm.broadcast_(tensor, root, what);
+      continue;
+    }
+    std::vector<torch::Tensor> flat;
+    for (size_t i = begin; i < end; ++i) flat.push_back(tensors[i].reshape({-1}));
+    auto buffer = torch::cat(flat);
+    comm.broadcast_(buffer, root, what);
+    if (comm.rank() == root) continue;
+    int64_t offset = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const auto n = tensors[i].numel();
+      tensors[i].copy_(buffer.narrow(0, offset, n).view(tensors[i].sizes()));
+      offset += n;
+    }
+  }
+}
+
+void broadcast_model(Comm& comm, model::Model& model) {
+  std::vector<torch::Tensor> tensors;
+  for (auto& item : model.named_parameters()) tensors.push_back(item.value());
+  for (auto& item : model.named_buffers()) tensors.push_back(item.value());
+  broadcast_tensors(comm, tensors, 0, "the starting weights");
 }
 
 namespace {
@@ -37,12 +79,15 @@ void sum_bucket(Comm& comm, const std::vector<torch::Tensor>& params, size_t beg
   flat.push_back(torch::tensor(tail, options));
   auto buffer = torch::cat(flat);
   comm.sum_(buffer, "gradients");
+  // The flags and extras in one copy to the host (one device sync per bucket, not per parameter).
+  const auto tail_start = buffer.numel() - static_cast<int64_t>(tail.size());
+  const auto summed_tail = buffer.narrow(0, tail_start, static_cast<int64_t>(tail.size())).to(torch::kDouble).cpu();
+  const auto* totals = summed_tail.data_ptr<double>();
   int64_t offset = 0;
   for (size_t i = begin; i < end; ++i) {
     const auto n = params[i].numel();
-    const bool any = buffer[static_cast<int64_t>(buffer.numel() - tail.size() + (i - begin))].item<float>() > 0;
     auto& grad = params[i].mutable_grad();
-    if (any) {
+    if (totals[i - begin] > 0) {
       auto summed = buffer.narrow(0, offset, n).view(params[i].sizes()).to(params[i].scalar_type());
       if (grad.defined()) {
         grad.copy_(summed);
@@ -53,9 +98,7 @@ void sum_bucket(Comm& comm, const std::vector<torch::Tensor>& params, size_t beg
     offset += n;
   }
   if (extras != nullptr) {
-    const auto start = buffer.numel() - static_cast<int64_t>(extras->size());
-    auto values = buffer.narrow(0, start, static_cast<int64_t>(extras->size())).to(torch::kDouble).cpu();
-    for (size_t k = 0; k < extras->size(); ++k) (*extras)[k] = values[static_cast<int64_t>(k)].item<double>();
+    for (size_t k = 0; k < extras->size(); ++k) (*extras)[k] = totals[end - begin + k];
   }
 }
 
@@ -65,16 +108,10 @@ void sum_gradients(Comm& comm, const std::vector<torch::Tensor>& params, std::ve
                    int64_t bucket_bytes) {
   if (!comm.distributed()) return;
   torch::NoGradGuard no_grad;
-  size_t begin = 0;
-  int64_t bytes = 0;
-  for (size_t i = 0; i < params.size(); ++i) {
-    bytes += params[i].numel() * 4;
-    const bool last = i + 1 == params.size();
-    if (bytes >= bucket_bytes || last) {
-      sum_bucket(comm, params, begin, i + 1, last ? &extras : nullptr);
-      begin = i + 1;
-      bytes = 0;
-    }
+  const auto ranges = buckets(params, bucket_bytes);
+  for (size_t b = 0; b < ranges.size(); ++b) {
+    const bool last = b + 1 == ranges.size();
+    sum_bucket(comm, params, ranges[b].first, ranges[b].second, last ? &extras : nullptr);
   }
   if (params.empty()) {  // nothing trains: still sum the extras
     auto values = torch::tensor(std::vector<double>(extras.begin(), extras.end()), torch::kDouble);

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -410,7 +411,14 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     if (fresh) method->begin_task(model, context);
     AdamW optimizer(method->trainable(model, train.weight_decay), {train.beta1, train.beta2, train.eps});
     const bool zero = train.zero == 1 && comm->distributed();
-    if (zero) dist::zero_shard(*comm, optimizer);
+    if (zero) {
+      dist::zero_shard(*comm, optimizer);
+      const auto [here, all] = dist::zero_moment_bytes(optimizer, comm->rank());
+      std::ostringstream say;
+      say << "ZeRO-1: rank 0 of " << comm->size() << " keeps " << std::fixed << std::setprecision(1) << here / 1e6
+          << " MB of the " << all / 1e6 << " MB of AdamW moments";
+      progress.event("zero", {{"task", stage.name}, {"moment_bytes_rank0", here}, {"moment_bytes_all", all}}, say.str());
+    }
     if (!fresh) optimizer.load_state(state.optimizer, run_dir + "/checkpoint/optimizer.safetensors");
     const auto warmup = static_cast<int64_t>(std::llround(train.warmup_ratio * static_cast<double>(stage.steps)));
     progress.event("task_start", {{"task", stage.name}, {"stage", s}, {"steps", stage.steps}, {"examples", stage.examples.size()}});
