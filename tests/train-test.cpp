@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "config/stream-config.h"
 #include "data/idx.h"
@@ -135,6 +136,17 @@ TEST(Resume, KilledRunsResumeBitForBit) {
   }
 }
 
+// The "method" events of a run's log.jsonl: what the method decided after each task.
+std::vector<nlohmann::json> method_events(const std::string& run_dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream log(run_dir + "/log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    auto event = nlohmann::json::parse(line);
+    if (event.value("event", "") == "method") out.push_back(event);
+  }
+  return out;
+}
+
 // Every method's state survives a checkpoint: killed at the first step of the second task (resumed
 // from the task-boundary checkpoint) or in its middle (resumed without begin_task), a run ends bit
 // for bit where the uninterrupted one ends. `method` is a --set list: the name, then its options.
@@ -164,6 +176,10 @@ TEST_P(MethodResume, KilledRunsResumeBitForBit) {
     ASSERT_EQ(resumed.size(), reference.size());
     for (const auto& [key, tensor] : reference) EXPECT_TRUE(torch::equal(tensor, resumed.at(key))) << key;
     EXPECT_EQ(eval::run_result_read(run_dir + "/matrix.json").R, reference_matrix.R);
+    // The decisions logged after the last task are the uninterrupted run's.
+    const auto logged = method_events(run_dir), whole = method_events(dir + "/runs/whole");
+    ASSERT_EQ(logged.empty(), whole.empty());
+    if (!whole.empty()) EXPECT_EQ(logged.back()["state"], whole.back()["state"]);
   }
 }
 
@@ -180,6 +196,29 @@ INSTANTIATE_TEST_SUITE_P(
                       "--set method.name=treelora --set train.head=per-task",
                       "--set method.name=treelora --set method.mode=reference"),
     method_resume_name);
+
+// After each task the log keeps what the method decided: Selective LoRA's fraction of open blocks,
+// one more per task, some closed by the sparsity penalty (the scores start just above τ).
+TEST(Run, LogKeepsWhatTheMethodDecidedAfterEachTask) {
+  const auto dir = scratch_dir("train-method-log");
+  const auto stream = image_stream(dir, "selective-lora");
+  ASSERT_EQ(run_command(retain_binary() + " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs") +
+                        " --set run.name=run --set method.warmup_steps=4 --set method.sparsity=20 --set method.score_init=0.11"),
+            0);
+  const auto events = method_events(dir + "/runs/run");
+  ASSERT_EQ(events.size(), 2u);
+  for (size_t t = 0; t < events.size(); ++t) {
+    EXPECT_EQ(events[t]["after"], "t" + std::to_string(t));
+    const auto fractions = events[t]["state"]["active_fractions"].get<std::vector<double>>();
+    ASSERT_EQ(fractions.size(), t + 1);
+    for (double f : fractions) {
+      EXPECT_GE(f, 0.0);
+      EXPECT_LE(f, 1.0);
+    }
+  }
+  const auto last = events.back()["state"]["active_fractions"].get<std::vector<double>>();
+  EXPECT_LT(*std::min_element(last.begin(), last.end()), 1.0);
+}
 
 // A diverging run stops with an error naming the task and the step, and leaves a checkpoint that
 // --resume accepts.

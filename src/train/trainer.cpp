@@ -497,6 +497,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
     state.model = model::model_state(model);
     state.optimizer.clear();
     state.method = method->state();
+    // What the method decided in the task (Selective LoRA's open blocks, OSFT's ranks, TreeLoRA's tree).
+    if (!state.method.meta.empty()) progress.event("method", {{"after", stage.name}, {"state", state.method.meta}});
     state.head = prototypes.state();
     if (state.stage == static_cast<int64_t>(stages.size()) && !general.empty()) {
       state.results["general_ppl_after"] = evaluator.perplexity(general, config.eval.general_max_tokens);
