@@ -25,6 +25,12 @@ inline std::string fixtures_dir() { return env_or("RETAIN_FIXTURES", RETAIN_SOUR
 
 inline std::string fixture_path(const std::string& name) { return fixtures_dir() + "/" + name; }
 
+// GGUF fixtures (tools/make-gguf-fixtures.py): block-type goldens, tiny models with transformers'
+// logits, tokenizers with transformers' ids.
+inline std::string gguf_fixtures_dir() {
+  return env_or("RETAIN_GGUF_FIXTURES", RETAIN_SOURCE_DIR "/tests/fixtures/gguf");
+}
+
 // Tokenizer strings with reference ids, and the tokenizer files they name (<key>-tokenizer.json,
 // gpt2-encoder.json + gpt2-vocab.bpe), fetched by scripts/fetch-tokenizers.sh.
 inline std::string cases_path() {
