@@ -39,8 +39,9 @@ std::vector<AddedToken> added_tokens_from_json(const JsonNode& list) {
 
 }  // namespace
 
-TokenizerParts tokenizer_json_parts(const std::string& path) {
-  const nlohmann::json json = json_file_parse(path);
+TokenizerParts tokenizer_json_parts(const std::string& path) { return tokenizer_json_parts(json_file_parse(path), path); }
+
+TokenizerParts tokenizer_json_parts(const nlohmann::json& json, const std::string& path) {
   const JsonNode root(json, path, "");
   if (!json.is_object()) root.fail("expected a tokenizer.json object, found another JSON value");
 

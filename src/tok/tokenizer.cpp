@@ -9,6 +9,8 @@
 #include "tok/added-tokens.h"
 #include "tok/bpe-model.h"
 #include "tok/decoders.h"
+#include "io/gguf.h"
+#include "tok/gguf-vocab.h"
 #include "tok/gpt2-files.h"
 #include "tok/normalizers.h"
 #include "tok/post-processors.h"
@@ -22,6 +24,14 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   std::error_code error;
+  // A .gguf file, or a folder holding one and no tokenizer.json: the tokenizer in its metadata.
+  if (!(fs::is_directory(path, error) && fs::exists(fs::path(path) / "tokenizer.json", error))) {
+    const std::string gguf = io::gguf_model_file(path);
+    if (!gguf.empty()) {
+      const auto file = io::GgufFile::open(gguf);
+      return std::make_unique<Tokenizer>(tokenizer_json_parts(gguf_tokenizer_json(*file), gguf));
+    }
+  }
   if (fs::is_directory(path, error)) {
     fs::path file = fs::path(path) / "tokenizer.json";
     if (!fs::exists(file, error)) fail("tokenizer", path, ": this folder holds no tokenizer.json");

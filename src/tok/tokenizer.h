@@ -48,7 +48,8 @@ struct TokenizerParts {
 
 class Tokenizer {
  public:
-  // `path` is a tokenizer.json, a folder holding one, or a GPT-2 encoder.json (any name ending in
+  // `path` is a tokenizer.json, a folder holding one, a .gguf file (or a folder holding one and no
+  // tokenizer.json: the tokenizer in its metadata, tok/gguf-vocab.h), or a GPT-2 encoder.json (any name ending in
   // "encoder.json") with its merges beside it under the same prefix and "vocab.bpe"
   // (encoder.json + vocab.bpe, gpt2-encoder.json + gpt2-vocab.bpe). Throws retain::Error.
   static std::unique_ptr<Tokenizer> load(const std::string& path);
