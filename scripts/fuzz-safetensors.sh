@@ -12,20 +12,7 @@ seconds=${SECONDS_TO_RUN:-600}
 fixtures=${RETAIN_FIXTURES:-tests/fixtures/hf}
 build=build-fuzz
 
-missing=()
-command -v clang++ >/dev/null 2>&1 || missing+=(clang)
-dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
-  missing+=(libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes for clang 14
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "[fuzz] installing: ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "[fuzz] installing these Debian packages needs root: ${missing[*]}" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/install-fuzzer.sh
 
 # Debug keeps nlohmann's assertions on; the fuzz target compiles itself at -O1.
 mkdir -p "$build"
