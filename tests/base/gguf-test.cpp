@@ -344,6 +344,28 @@ TEST(GgufTokenizer, IdsEqualTheReferenceOnEveryCase) {
   }
 }
 
+// llama.cpp's own ids (tools/make-llamacpp-cases.py) on every case it reads without special tokens
+// (its plain and special ids agree): digit runs, code, whitespace, scripts. Texts holding special-token
+// strings are left to the transformers cases: llama.cpp also treats normal tokens that look like
+// control tokens ("</s>" in Qwen2.5's vocabulary) as special, which transformers and retain do not.
+TEST(GgufTokenizer, IdsEqualLlamaCppOnPlainText) {
+  const auto path = test::gguf_fixtures_dir() + "/tokenizer-cases-llamacpp.json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  const auto cases = nlohmann::json::parse(in);
+  size_t compared = 0;
+  for (const auto& [file, entries] : cases.items()) {
+    const auto tokenizer = Tokenizer::load(test::gguf_fixtures_dir() + "/" + file);
+    for (const auto& c : entries) {
+      if (c["ids"] != c["ids_with_special"]) continue;
+      const std::string text = c["text"];
+      EXPECT_EQ(tokenizer->encode(text, false), c["ids"].get<std::vector<int32_t>>()) << file << ": " << nlohmann::json(text).dump();
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 10u);
+}
+
 // GGUF -> tokenizer.json -> GGUF metadata -> tokenizer: the same ids (what `retain convert` relies on).
 TEST(GgufTokenizer, MetadataRoundTripsThroughTokenizerJson) {
   const auto dir = test::scratch_dir("gguf-tokenizer-roundtrip");
