@@ -10,8 +10,10 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "io/gguf.h"
 #include "io/hf-config.h"
 #include "io/safetensors.h"
+#include "model/gguf-model.h"
 #include "model/registry.h"
 
 namespace retain::cli {
@@ -24,9 +26,45 @@ const char* kSizeKeys[] = {"vocab_size", "hidden_size", "n_embd", "d_model", "in
                            "n_head", "num_heads", "num_key_value_heads", "head_dim", "d_kv", "max_position_embeddings",
                            "n_positions", "image_size", "patch_size", "num_channels"};
 
+// Tensor count, parameters and element counts by storage type.
+struct TensorSummary {
+  int64_t parameters = 0;
+  size_t tensors = 0;
+  std::map<std::string, int64_t> by_dtype;
+  bool has_lm_head = false;
+};
+
+TensorSummary safetensors_summary(const std::string& dir) {
+  TensorSummary s;
+  auto tensors = io::checkpoint_load(dir);
+  for (const auto& [name, tensor] : tensors) {
+    s.parameters += tensor.numel();
+    std::ostringstream dtype;
+    dtype << tensor.scalar_type();
+    s.by_dtype[dtype.str()] += tensor.numel();
+  }
+  s.tensors = tensors.size();
+  s.has_lm_head = tensors.count("lm_head.weight") > 0;
+  return s;
+}
+
+TensorSummary gguf_summary(const io::GgufFile& file) {
+  TensorSummary s;
+  for (const auto& t : file.tensors()) {
+    if (t.name == "rope_freqs.weight") continue;  // RoPE scaling, not a parameter
+    s.parameters += static_cast<int64_t>(t.elements());
+    s.by_dtype[io::ggml_type_name(static_cast<uint32_t>(t.type))] += static_cast<int64_t>(t.elements());
+  }
+  s.tensors = file.tensors().size() - (file.find_tensor("rope_freqs.weight") ? 1 : 0);
+  s.has_lm_head = file.find_tensor("output.weight") != nullptr;
+  return s;
+}
+
 nlohmann::json model_info(const std::string& dir) {
   namespace fs = std::filesystem;
-  auto config = io::HfConfig::read((fs::path(dir) / "config.json").string());
+  const std::string gguf_path = io::gguf_model_file(dir);
+  std::shared_ptr<io::GgufFile> gguf = gguf_path.empty() ? nullptr : io::GgufFile::open(gguf_path);
+  auto config = gguf ? model::gguf_config(*gguf) : io::HfConfig::read((fs::path(dir) / "config.json").string());
   auto supported = model::supported_model_types();
   nlohmann::json info;
   info["model_dir"] = dir;
@@ -41,22 +79,22 @@ nlohmann::json model_info(const std::string& dir) {
     info["rope"] = {{"type", rope.type}, {"theta", rope.theta}};
     if (rope.type != "default") info["rope"]["factor"] = rope.factor;
   }
-  auto tensors = io::checkpoint_load(dir);
-  int64_t parameters = 0;
-  std::map<std::string, int64_t> by_dtype;
-  for (const auto& [name, tensor] : tensors) {
-    parameters += tensor.numel();
-    std::ostringstream dtype;
-    dtype << tensor.scalar_type();
-    by_dtype[dtype.str()] += tensor.numel();
+  const TensorSummary summary = gguf ? gguf_summary(*gguf) : safetensors_summary(dir);
+  info["parameters"] = summary.parameters;
+  info["tensors"] = summary.tensors;
+  info["dtypes"] = summary.by_dtype;
+  if (gguf) {
+    info["gguf"] = {{"file", gguf_path},
+                    {"version", gguf->version()},
+                    {"name", gguf->get_string("general.name", "")},
+                    {"tokenizer", gguf->get_string("tokenizer.ggml.model", "")},
+                    {"pre_tokenizer", gguf->get_string("tokenizer.ggml.pre", "")},
+                    {"chat_template", gguf->has("tokenizer.chat_template")}};
   }
-  info["parameters"] = parameters;
-  info["tensors"] = tensors.size();
-  info["dtypes"] = by_dtype;
   const bool default_tied = config.model_type() == "gpt2" || config.model_type() == "t5";
   const bool tied = config.get_bool("tie_word_embeddings", default_tied);
   info["tied_word_embeddings"] = tied;
-  info["checkpoint_has_lm_head"] = tensors.count("lm_head.weight") > 0;
+  info["checkpoint_has_lm_head"] = summary.has_lm_head;
   return info;
 }
 
@@ -77,6 +115,7 @@ void print_info(const nlohmann::json& info) {
     std::printf("  dtype          %s: %s\n", dtype.c_str(), with_commas(count.get<int64_t>()).c_str());
   }
   std::printf("  tied embedding %s\n", info["tied_word_embeddings"].get<bool>() ? "yes (lm_head shares the input embedding)" : "no");
+  if (info.contains("gguf")) std::printf("  gguf           %s\n", info["gguf"].dump().c_str());
   if (info.contains("rope")) std::printf("  rope           %s\n", info["rope"].dump().c_str());
   for (const auto& [key, value] : info["config"].items()) std::printf("  %-14s %s\n", key.c_str(), value.dump().c_str());
 }
@@ -90,7 +129,7 @@ Command add_info(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   auto* sub = app.add_subcommand("info", "architecture, parameter count, dtypes and tied weights of a model folder");
-  sub->add_option("MODEL_DIR", options->dir, "a Hugging Face model folder (config.json + safetensors)")->required();
+  sub->add_option("MODEL_DIR", options->dir, "a Hugging Face model folder (config.json + safetensors), or a .gguf file")->required();
   sub->add_flag("--json", options->json, "print JSON instead of text");
   return {sub, [options] {
             auto info = model_info(options->dir);

@@ -2,12 +2,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "error.h"
 #include "io/atomic-file.h"
+#include "io/gguf.h"
+#include "model/gguf-model.h"
 #include "model/registry.h"
+#include "tok/gguf-vocab.h"
 
 namespace retain::model {
 
@@ -37,9 +41,28 @@ io::TensorMap with_base_prefix(const io::TensorMap& tensors, const std::string& 
   return out;
 }
 
+// tokenizer.json and tokenizer_config.json (chat template, special tokens) of a GGUF's tokenizer.
+void write_gguf_tokenizer_files(const io::GgufFile& file, const std::string& dir) {
+  if (!file.has("tokenizer.ggml.model")) return;
+  io::write_file_atomic((fs::path(dir) / "tokenizer.json").string(), tok::gguf_tokenizer_json(file).dump(2) + "\n");
+  nlohmann::json config = {{"tokenizer_class", "PreTrainedTokenizerFast"}};
+  const auto tokens = file.get_string_array("tokenizer.ggml.tokens");
+  for (const auto& [key, field] : std::map<std::string, std::string>{{"tokenizer.ggml.bos_token_id", "bos_token"},
+                                                                     {"tokenizer.ggml.eos_token_id", "eos_token"},
+                                                                     {"tokenizer.ggml.padding_token_id", "pad_token"},
+                                                                     {"tokenizer.ggml.unknown_token_id", "unk_token"}}) {
+    const int64_t id = file.get_int(key, -1);
+    if (id >= 0 && id < static_cast<int64_t>(tokens.size())) config[field] = tokens[static_cast<size_t>(id)];
+  }
+  if (file.has("tokenizer.chat_template")) config["chat_template"] = file.get_string("tokenizer.chat_template");
+  io::write_file_atomic((fs::path(dir) / "tokenizer_config.json").string(), config.dump(2) + "\n");
+}
+
 }  // namespace
 
 std::shared_ptr<Model> model_load(const std::string& dir, const LoadOptions& options) {
+  const std::string gguf = io::gguf_model_file(dir);
+  if (!gguf.empty()) return gguf_model_load(gguf, options);
   auto config = io::HfConfig::read((fs::path(dir) / "config.json").string());
   auto model = model_create(config, torch::TensorOptions().dtype(options.dtype).device(options.device));
   model_load_state(*model, io::checkpoint_load(dir), dir);
@@ -101,6 +124,10 @@ void model_save(Model& model, const std::string& dir) {
   io::checkpoint_save(dir, model_state(model));
   io::write_file_atomic((fs::path(dir) / "config.json").string(), model.config().json().dump(2) + "\n");
   if (model.source().empty() || fs::equivalent(model.source(), dir)) return;
+  if (const std::string gguf = io::gguf_model_file(model.source()); !gguf.empty()) {
+    write_gguf_tokenizer_files(*io::GgufFile::open(gguf), dir);
+    return;
+  }
   for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                            "tokenizer.model", "vocab.json", "merges.txt"}) {
     const auto from = fs::path(model.source()) / name;
