@@ -20,6 +20,7 @@ Command add_data(CLI::App& app);
 Command add_report(CLI::App& app);
 Command add_compare(CLI::App& app);
 Command add_info(CLI::App& app);
+Command add_convert(CLI::App& app);
 Command add_generate(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_bench(CLI::App& app);
@@ -29,7 +30,7 @@ void add_bench_methods(CLI::App& bench, std::function<int()>& run);
 
 inline std::vector<Command> all_commands(CLI::App& app) {
   return {add_run(app),      add_data(app),  add_report(app), add_compare(app), add_info(app),
-          add_tokenize(app), add_generate(app), add_bench(app), add_demo(app),  add_parity(app),
+          add_convert(app), add_tokenize(app), add_generate(app), add_bench(app), add_demo(app),  add_parity(app),
           add_launch(app)};
 }
 

@@ -52,6 +52,7 @@ const std::vector<Field<ModelConfig>> kModelFields = {
     {"tokenizer", &ModelConfig::tokenizer, true},
     {"dtype", &ModelConfig::dtype},
     {"save", &ModelConfig::save},
+    {"gguf_type", &ModelConfig::gguf_type},
 };
 
 const std::vector<Field<TrainConfig>> kTrainFields = {
@@ -334,7 +335,8 @@ ModelConfig model_read(const Section& section) {
                                                          : "sets both 'path' and 'init'; set exactly one");
   }
   section.one_of("dtype", model.dtype, {"auto", "float32", "bfloat16"});
-  section.one_of("save", model.save, {"full", "adapters", "none"});
+  section.one_of("save", model.save, {"full", "gguf", "adapters", "none"});
+  section.one_of("gguf_type", model.gguf_type, {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"});
   return model;
 }
 

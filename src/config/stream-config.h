@@ -28,7 +28,8 @@ struct ModelConfig {
   std::string init;             // a config.json to build a randomly initialised model from
   std::string tokenizer;        // tokenizer.json / folder / encoder.json (default: `path` when it has one)
   std::string dtype = "auto";   // auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
-  std::string save = "full";    // full (HF safetensors) | adapters (PEFT) | none: what the run writes at the end
+  std::string save = "full";    // full (HF safetensors) | gguf | adapters (PEFT) | none: what the run writes at the end
+  std::string gguf_type = "f32";  // save = "gguf": the matrices' type (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1)
 };
 
 struct MethodConfig {

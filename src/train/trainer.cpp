@@ -34,10 +34,12 @@
 #include "eval/report.h"
 #include "eval/run-result.h"
 #include "io/atomic-file.h"
+#include "io/gguf-quants.h"
 #include "io/safetensors.h"
 #include "method/method.h"
 #include "model/adapter.h"
 #include "model/checkpoint.h"
+#include "model/gguf-model.h"
 #include "model/init.h"
 #include "tok/tokenizer.h"
 #include "train/adamw.h"
@@ -229,6 +231,15 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   auto method = method::method_create(config.method);
   method->attach(model);
   dist::broadcast_model(*comm, model);
+  if (config.model.save == "gguf") {
+    const auto type = model.config().model_type();
+    if (type != "llama" && type != "mistral" && type != "qwen2" && type != "qwen3") {
+      fail("config", config.source, ": [model] save = \"gguf\" writes llama, mistral, qwen2 and qwen3 models, not '", type, "'");
+    }
+    if (config.model.tokenizer.empty() && config.model.path.empty()) {
+      fail("config", config.source, ": [model] save = \"gguf\" needs a tokenizer for the file ([model] tokenizer)");
+    }
+  }
   if (config.model.save == "adapters" && !method->trains_adapters()) {
     fail("config", config.source, ": [model] save = \"adapters\", but method '", method->name(), "' trains no adapters");
   }
@@ -515,6 +526,14 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   // report; then the checkpoint drops its weights and keeps only the finished position.
   if (leader && !state.model.empty()) {
     const auto adapters = adapter_names(model);
+    if (config.model.save == "gguf") {
+      // As for "full": the adapters folded in, then one file llama.cpp loads.
+      for (const auto& name : adapters) model::adapter_merge(model, name);
+      model::GgufSaveOptions save;
+      save.type = *io::ggml_type_from_name(config.model.gguf_type);
+      save.tokenizer_source = config.model.tokenizer;
+      model::gguf_model_save(model, (fs::path(run_dir) / "model.gguf").string(), save);
+    }
     if (config.model.save == "full") {
       // A full model has the adapters folded in, so transformers loads what was evaluated.
       for (const auto& name : adapters) model::adapter_merge(model, name);
