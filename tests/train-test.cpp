@@ -19,6 +19,7 @@
 #include "model/checkpoint.h"
 #include "streams.h"
 #include "test-support.h"
+#include "tok/tokenizer.h"
 #include "train/adamw.h"
 #include "train/batches.h"
 #include "train/prototype-head.h"
@@ -341,6 +342,32 @@ TEST(Run, TextStreamOnADecoderEndToEnd) {
   for (const char* file : {"config.toml", "log.jsonl", "report.md", "report.svg"}) {
     EXPECT_TRUE(fs::exists(fs::path(run_dir) / file)) << file;
   }
+}
+
+// save = "gguf": the run's final model as one GGUF file, the adapters merged in, holding the same
+// weights as save = "full" writes (the runs are deterministic) and the run's tokenizer.
+TEST(Run, GgufSaveHoldsTheFinalModelAndTheTokenizer) {
+  const auto tokenizer = llama2_tokenizer();
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
+  const auto dir = scratch_dir("train-gguf");
+  const auto stream = text_stream(dir, tokenizer);
+  const std::vector<std::string> common = {"method.name=o-lora", "method.rank=4", "train.lr=1e-3", "train.epochs=1"};
+  auto with = [&](std::vector<std::string> extra, const std::string& name) {
+    extra.insert(extra.end(), common.begin(), common.end());
+    extra.push_back("run.name=" + name);
+    return train::run_stream(config::stream_config_load(stream, extra), {});
+  };
+  const auto full = with({"model.save=full"}, "full");
+  const auto gguf = with({"model.save=gguf", "model.gguf_type=f32"}, "gguf");
+  EXPECT_FALSE(fs::exists(gguf + "/model"));
+  auto a = model::model_state(*model::model_load(full + "/model"));
+  auto b = model::model_state(*model::model_load(gguf + "/model.gguf"));
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << name;
+  const auto reference = tok::Tokenizer::load(tokenizer);
+  const auto from_gguf = tok::Tokenizer::load(gguf + "/model.gguf");
+  const std::string text = "The cat sat on the mat.";
+  EXPECT_EQ(from_gguf->encode(text, true), reference->encode(text, true));
 }
 
 // save = "adapters": O-LoRA's per-task adapters come out as PEFT folders named after the tasks, one

@@ -220,7 +220,7 @@ TEST(StreamConfig, UnknownKeysNameTheKeyTheFileAndTheKnownKeys) {
   expect_error(kMinimal + "[run]\nsed = 1\n", kSource, {"[run] has no key 'sed' (keys: name, out, seed, device)"});
   expect_error(kMinimal + "[eval]\nbatch = 1\n", kSource, {"[eval] has no key 'batch'"});
   expect_error("[model]\npath = \"m\"\nbogus = 1\n" + kMinimal.substr(kMinimal.find("[[task]]")), kSource,
-               {"[model] has no key 'bogus' (keys: path, init, tokenizer, dtype, save)"});
+               {"[model] has no key 'bogus' (keys: path, init, tokenizer, dtype, save, gguf_type)"});
   expect_error(kMinimal + "[[task]]\nname = \"b\"\nkind = \"text\"\ntrian = \"x\"\n", kSource,
                {"[[task]] #2 ('b') has no key 'trian' (keys: name, kind, train,", "template,"});
   expect_error(kMinimal + "[optimizer]\nlr = 1\n", kSource, {"no section [optimizer]", "run, model, method"});
@@ -274,7 +274,9 @@ TEST(StreamConfig, ValuesAreChecked) {
   expect_error("[model]\npath = \"m\"\ndtype = \"float16\"\n" + task, kSource,
                {"[model] key 'dtype' must be one of auto, float32, bfloat16, got 'float16'"});
   expect_error("[model]\npath = \"m\"\nsave = \"all\"\n" + task, kSource,
-               {"[model] key 'save' must be one of full, adapters, none"});
+               {"[model] key 'save' must be one of full, gguf, adapters, none"});
+  expect_error("[model]\npath = \"m\"\nsave = \"gguf\"\ngguf_type = \"q4_k\"\n" + task, kSource,
+               {"[model] key 'gguf_type' must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, got 'q4_k'"});
   expect_error(task, kSource, {"[model] needs 'path'", "or 'init'"});
   expect_error("[model]\npath = \"m\"\ninit = \"c.json\"\n" + task, kSource, {"[model] sets both 'path' and 'init'"});
   expect_error("[method]\nname = \"\"\n" + kMinimal, kSource, {"[method] key 'name' must be a method name"});
