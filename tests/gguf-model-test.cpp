@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -144,6 +148,59 @@ TEST(GgufWriter, FolderToGgufMatchesLlamaCppsConverter) {
     ++compared;
   }
   EXPECT_GT(compared, 0);
+}
+
+uint64_t fnv1a64(const std::string& bytes) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (unsigned char b : bytes) h = (h ^ b) * 0x100000001B3ull;
+  return h;
+}
+
+// llama.cpp itself runs what retain writes: tools/make-llamacpp-logits.sh stored llama.cpp's logits
+// on the files `retain convert` writes from the tiny fixtures (with their checksums). The file
+// written now must be that very file, and retain's logits on it must agree with llama.cpp's. The
+// tolerance comes from what llama.cpp's CPU matrix products round: nothing more for F32 weights
+// (the golden tolerance), the activations to float16 for F16 weights (2^-11 relative) and to Q8_0
+// blocks for quantized weights (half a step of 1/127 of the block's largest value); four such
+// roundings, relative to the largest logit, cover the two layers and the head.
+TEST(GgufWriter, LlamaCppComputesWhatRetainComputesOnTheFilesItWrites) {
+  const auto dir = fs::path(gguf_fixtures()) / "llamacpp";
+  if (!fs::exists(dir)) GTEST_SKIP() << dir << " is missing (tools/make-llamacpp-logits.sh)";
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    const auto golden = nlohmann::json::parse(in);
+    const std::string name = entry.path().stem().string();
+    const std::string type_name = golden["type"];
+    const auto type = *io::ggml_type_from_name(type_name);
+    auto model = model_load(RETAIN_SOURCE_DIR "/tests/fixtures/hf/" + golden["hf_fixture"].get<std::string>());
+    const auto out = test::scratch_dir("gguf-llamacpp-" + name) + "/out.gguf";
+    GgufSaveOptions options;
+    options.type = type;
+    options.tokenizer_source = RETAIN_SOURCE_DIR "/tests/fixtures/gguf/llama-f32.gguf";
+    gguf_model_save(*model, out, options);
+    const auto bytes = test::bytes_of(out);
+    ASSERT_EQ(bytes.size(), golden["file_bytes"].get<size_t>()) << name;
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+    ASSERT_EQ(std::string(hex), golden["fnv1a64"].get<std::string>()) << name << ": not the file llama.cpp ran";
+
+    const auto ids = torch::tensor(golden["ids"].get<std::vector<int64_t>>()).reshape({1, -1});
+    auto reloaded = model_load(out);
+    auto logits = logits_of(*reloaded, ids);
+    std::vector<torch::Tensor> rows;
+    for (const auto& row : golden["logits"]) rows.push_back(torch::tensor(row.get<std::vector<float>>()));
+    const auto want = torch::stack(rows).unsqueeze(0);
+    const double scale = want.abs().max().item<double>();
+    const double rounding = type == io::GgmlType::F32 ? 0 : type == io::GgmlType::F16 || type == io::GgmlType::BF16
+                                                            ? std::ldexp(1.0, -11)
+                                                            : 1.0 / 254;
+    const double tolerance = type == io::GgmlType::F32 ? kGoldenLogitsTolerance : 4 * rounding * scale;
+    EXPECT_LE(max_abs_diff(logits, want), tolerance) << name;
+    ++compared;
+  }
+  EXPECT_GE(compared, 4);
 }
 
 // Writing a quantized type stores each matrix as the quantizer's blocks: reading them back gives

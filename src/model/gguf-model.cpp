@@ -356,7 +356,10 @@ void gguf_model_save(Model& model, const std::string& path, const GgufSaveOption
   const int64_t kv_heads = config.get_int("num_key_value_heads", heads);
   const int64_t head_dim = config.get_int("head_dim", hidden / heads);
   out.set("general.architecture", io::gguf_string(a));
-  if (!out.has("general.name")) out.set("general.name", io::gguf_string(fs::path(path).stem().string()));
+  if (!out.has("general.name")) {  // the folder (or file) the model came from, else the output's name
+    const fs::path from = model.source().empty() ? fs::path(path) : fs::path(model.source()).lexically_normal();
+    out.set("general.name", io::gguf_string((from.has_filename() ? from : from.parent_path()).stem().string()));
+  }
   out.set(p + "context_length", io::gguf_u32(static_cast<uint32_t>(config.get_int("max_position_embeddings"))));
   out.set(p + "embedding_length", io::gguf_u32(static_cast<uint32_t>(hidden)));
   out.set(p + "block_count", io::gguf_u32(static_cast<uint32_t>(config.get_int("num_hidden_layers"))));
