@@ -220,46 +220,32 @@ void quant_q8_0(const float* x, uint8_t* b) {
   for (int j = 0; j < 32; ++j) b[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(round_away(x[j] * id)));
 }
 
-void quant_q4_0(const float* x, uint8_t* b) {
-  const float d = signed_absmax(x) / -8.0f;
+// Q4_0 / Q5_0: d = the signed extreme / -2^(bits-1), q = trunc(x/d + 2^(bits-1) + 0.5).
+template <int kBits>
+void quant_symmetric(const float* x, uint8_t* b) {
+  constexpr int kHalf = 1 << (kBits - 1);
+  const float d = signed_absmax(x) / -static_cast<float>(kHalf);
   const float id = inverse_or_zero(d);
   uint8_t q[32];
-  for (int j = 0; j < 32; ++j) q[j] = trunc_clip(x[j] * id + 8.5f, 15);
+  for (int j = 0; j < 32; ++j) q[j] = trunc_clip(x[j] * id + (static_cast<float>(kHalf) + 0.5f), 2 * kHalf - 1);
   store_u16(b, float_to_half(d));
-  pack_nibbles(q, b + 2);
+  if (kBits == 5) pack_high_bits(q, b + 2);
+  pack_nibbles(q, b + (kBits == 5 ? 6 : 2));
 }
 
-void quant_q4_1(const float* x, uint8_t* b) {
+// Q4_1 / Q5_1: d = (max - min) / (2^bits - 1), m = min, q = trunc((x - min)/d + 0.5).
+template <int kBits>
+void quant_affine(const float* x, uint8_t* b) {
+  constexpr int kTop = (1 << kBits) - 1;
   const float max = *std::max_element(x, x + 32), min = *std::min_element(x, x + 32);
-  const float d = (max - min) / 15.0f;
+  const float d = (max - min) / static_cast<float>(kTop);
   const float id = inverse_or_zero(d);
   uint8_t q[32];
-  for (int j = 0; j < 32; ++j) q[j] = trunc_clip((x[j] - min) * id + 0.5f, 15);
+  for (int j = 0; j < 32; ++j) q[j] = trunc_clip((x[j] - min) * id + 0.5f, kTop);
   store_u16(b, float_to_half(d));
   store_u16(b + 2, float_to_half(min));
-  pack_nibbles(q, b + 4);
-}
-
-void quant_q5_0(const float* x, uint8_t* b) {
-  const float d = signed_absmax(x) / -16.0f;
-  const float id = inverse_or_zero(d);
-  uint8_t q[32];
-  for (int j = 0; j < 32; ++j) q[j] = trunc_clip(x[j] * id + 16.5f, 31);
-  store_u16(b, float_to_half(d));
-  pack_high_bits(q, b + 2);
-  pack_nibbles(q, b + 6);
-}
-
-void quant_q5_1(const float* x, uint8_t* b) {
-  const float max = *std::max_element(x, x + 32), min = *std::min_element(x, x + 32);
-  const float d = (max - min) / 31.0f;
-  const float id = inverse_or_zero(d);
-  uint8_t q[32];
-  for (int j = 0; j < 32; ++j) q[j] = trunc_clip((x[j] - min) * id + 0.5f, 31);
-  store_u16(b, float_to_half(d));
-  store_u16(b + 2, float_to_half(min));
-  pack_high_bits(q, b + 4);
-  pack_nibbles(q, b + 8);
+  if (kBits == 5) pack_high_bits(q, b + 4);
+  pack_nibbles(q, b + (kBits == 5 ? 8 : 4));
 }
 
 using BlockDequant = void (*)(const uint8_t*, float*);
@@ -283,10 +269,10 @@ BlockDequant block_dequant(GgmlType type) {
 
 BlockQuant block_quant(GgmlType type) {
   switch (type) {
-    case GgmlType::Q4_0: return quant_q4_0;
-    case GgmlType::Q4_1: return quant_q4_1;
-    case GgmlType::Q5_0: return quant_q5_0;
-    case GgmlType::Q5_1: return quant_q5_1;
+    case GgmlType::Q4_0: return quant_symmetric<4>;
+    case GgmlType::Q4_1: return quant_affine<4>;
+    case GgmlType::Q5_0: return quant_symmetric<5>;
+    case GgmlType::Q5_1: return quant_affine<5>;
     case GgmlType::Q8_0: return quant_q8_0;
     default: return nullptr;
   }
