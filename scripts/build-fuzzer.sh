@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs clang and libFuzzer with the sanitizer runtimes (clang 14 on Debian 12), idempotently;
-# used by the fuzz scripts.
+# Builds one libFuzzer target (scripts/build-fuzzer.sh TARGET) in build-fuzz/ with clang, ASan and
+# UBSan, installing clang and libFuzzer with the sanitizer runtimes (clang 14 on Debian 12) first
+# when missing; used by the fuzz scripts.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+target=$1
+build=build-fuzz
 missing=()
 command -v clang++ >/dev/null 2>&1 || missing+=(clang)
 dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
@@ -16,3 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Debug keeps nlohmann's assertions on; the fuzz targets compile themselves at -O1.
+mkdir -p "$build"
+CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
+  -DRETAIN_BUILD_FUZZ=ON -DRETAIN_BUILD_TESTS=OFF >"$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log"; exit 1; }
+cmake --build "$build" --target "$target" -j "$(nproc)"

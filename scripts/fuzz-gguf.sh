@@ -10,12 +10,7 @@ seconds=${SECONDS_TO_RUN:-600}
 fixtures=${RETAIN_GGUF_FIXTURES:-tests/fixtures/gguf}
 build=build-fuzz
 
-bash scripts/install-fuzzer.sh
-mkdir -p "$build"
-CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
-  -DRETAIN_BUILD_FUZZ=ON -DRETAIN_BUILD_TESTS=OFF >"$build/configure.log" 2>&1 ||
-  { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" --target fuzz_gguf -j "$(nproc)"
+bash scripts/build-fuzzer.sh fuzz_gguf
 
 corpus=$build/corpus-gguf
 findings=$build/findings-gguf

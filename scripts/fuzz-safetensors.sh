@@ -12,14 +12,7 @@ seconds=${SECONDS_TO_RUN:-600}
 fixtures=${RETAIN_FIXTURES:-tests/fixtures/hf}
 build=build-fuzz
 
-bash scripts/install-fuzzer.sh
-
-# Debug keeps nlohmann's assertions on; the fuzz target compiles itself at -O1.
-mkdir -p "$build"
-CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
-  -DRETAIN_BUILD_FUZZ=ON -DRETAIN_BUILD_TESTS=OFF >"$build/configure.log" 2>&1 ||
-  { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" --target fuzz_safetensors_header -j "$(nproc)"
+bash scripts/build-fuzzer.sh fuzz_safetensors_header
 
 corpus=$build/corpus
 findings=$build/findings
