@@ -8,16 +8,15 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <variant>
 
+#include "config/toml-writer.h"
 #include "error.h"
 
 namespace retain::config {
@@ -609,39 +608,7 @@ void override_apply(toml::table& root, const std::string& text, Origins& origins
 
 // ---- Writing.
 
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (byte < 0x20 || byte == 0x7f) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\u%04X", byte);
-      out += escape;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string key_text(const std::string& key) {
-  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-  return bare ? key : quoted(key);
-}
-
-std::string value_text(const std::string& value) { return quoted(value); }
+std::string value_text(const std::string& value) { return toml_string(value); }
 std::string value_text(int64_t value) { return std::to_string(value); }
 std::string value_text(uint64_t value) { return std::to_string(value); }
 std::string value_text(double value) { return double_text(value); }
@@ -693,9 +660,9 @@ std::string stream_config_to_toml(const StreamConfig& config) {
   fields_write(os, kRunFields, config.run);
   os << "\n[model]\n";
   fields_write(os, kModelFields, config.model);
-  os << "\n[method]\nname = " << quoted(config.method.name) << '\n';
+  os << "\n[method]\nname = " << toml_string(config.method.name) << '\n';
   for (const auto& [key, value] : config.method.options.values()) {
-    os << key_text(key) << " = ";
+    os << toml_key(key) << " = ";
     std::visit([&](const auto& v) { os << value_text(v); }, value);
     os << '\n';
   }
