@@ -1,6 +1,7 @@
 // prepare-internal.h - what the builders (prepare-<name>.cpp) share: a builder reads its sources and
 // returns the whole benchmark in memory as a Build; prepare.cpp checks packages, then writes the Build
-// (files, tasks.toml, manifest.json) atomically.
+// (files, tasks.toml, manifest.json) atomically. The helpers are in prepare-common.cpp, the two
+// describing files in prepare-metadata.cpp, the folder write in prepared-folder.cpp.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +58,12 @@ void add_image_task(Build& build, config::TaskConfig task, const ImageExamples& 
 
 // Words separated by whitespace.
 int64_t word_count(const std::string& text);
+
+// tasks.toml: the [[task]] tables of the build, paths relative to the folder, then build.tasks_note.
+std::string tasks_toml(const std::string& name, const PrepareOptions& options, const Build& build);
+// manifest.json: builder, seed, settings, packages with their installed versions, sources, per-task
+// files and counts, then build.facts.
+std::string manifest_json(const BuilderInfo& info, const PrepareOptions& options, const Build& build);
 
 Build build_split_fashion_mnist(const PrepareOptions& options);
 Build build_wordnet_supersense(const PrepareOptions& options);
