@@ -2,7 +2,6 @@
 // of its mapping and saves back byte for byte; every dtype round-trips bit-exactly; sharded
 // checkpoints round-trip and a corrupt index is a clear error. The fixture folder is
 // $RETAIN_FIXTURES (default tests/fixtures/hf); the tests use whatever files it holds.
-#include <ftw.h>
 #include <stdlib.h>
 
 #include <gtest/gtest.h>
@@ -82,21 +81,7 @@ bool mapped(const fs::path& path) {
   return false;
 }
 
-// A fresh folder under the build tree, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = RETAIN_BINARY_DIR "/safetensors-test-XXXXXX";
-    path = ::mkdtemp(pattern.data()) ? pattern : throw std::runtime_error("mkdtemp failed for " + pattern);
-  }
-  // Not fs::remove_all: pip's libtorch.so exports its own std::filesystem, whose remove_all calls
-  // a null pointer when it wins the symbol lookup.
-  ~TempDir() {
-    ::nftw(path.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
-           FTW_DEPTH | FTW_PHYS);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using test::TempDir;
 
 // The message of the retain::Error that `f` throws, or "" (with a test failure) when none.
 template <typename F>

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "data/idx.h"
 #include "test-support.h"
 
 namespace retain::test {
@@ -17,24 +18,20 @@ namespace retain::test {
 // its own corner of an 8×8 image plus noise.
 inline void write_idx(const std::string& images_path, const std::string& labels_path, int n, uint32_t seed) {
   std::mt19937 rng(seed);
-  auto be32 = [](std::ofstream& out, uint32_t v) {
-    const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                                static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-    out.write(reinterpret_cast<const char*>(b), 4);
-  };
-  std::ofstream images(images_path, std::ios::binary), labels(labels_path, std::ios::binary);
-  be32(images, 2051), be32(images, n), be32(images, 8), be32(images, 8);
-  be32(labels, 2049), be32(labels, n);
+  retain::data::ImageExamples images;
+  images.rows = images.cols = 8;
   for (int i = 0; i < n; ++i) {
     const int label = i % 4;
     for (int r = 0; r < 8; ++r) {
       for (int c = 0; c < 8; ++c) {
         const bool lit = (r < 4) == (label < 2) && (c < 4) == (label % 2 == 0);
-        images.put(static_cast<char>((lit ? 160 : 0) + rng() % 90));
+        images.pixels.push_back(static_cast<uint8_t>((lit ? 160 : 0) + rng() % 90));
       }
     }
-    labels.put(static_cast<char>(label));
+    images.labels.push_back(label);
   }
+  std::ofstream(images_path, std::ios::binary) << retain::data::idx_images_bytes(images);
+  std::ofstream(labels_path, std::ios::binary) << retain::data::idx_labels_bytes(images.labels);
 }
 
 inline std::string image_stream(const std::string& dir, const std::string& method) {

@@ -1,7 +1,11 @@
-// test-support.h - what the tests share: where their inputs are, scratch folders, and small
-// helpers. Every input location can be overridden by an environment variable, so the same tests
-// run unchanged on another fixture set of the same layout. No libtorch here (tests/base uses it).
+// test-support.h - what the tests share: where their inputs are, scratch and temporary folders, and
+// small helpers (expected errors). Every input location can be overridden by an environment
+// variable, so the same tests run unchanged on another fixture set of the same layout. No libtorch
+// here (tests/base uses it).
 #pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +14,9 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace retain::test {
@@ -59,9 +65,15 @@ inline std::vector<std::string> fixtures_with(const char* file) {
 
 inline std::vector<std::string> model_fixtures() { return fixtures_with("config.json"); }
 
-// A fresh empty folder under the build tree for one test's outputs.
+// A fresh empty folder under the build tree for one test's outputs, inside a folder of the running
+// test's own (ctest runs tests in parallel, each in its own process).
 inline std::string scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::path(RETAIN_BINARY_DIR) / "test-scratch" / name;
+  std::string test = "outside-a-test";
+  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
+    test = std::string(info->test_suite_name()) + "." + info->name();
+    std::replace(test.begin(), test.end(), '/', '_');
+  }
+  auto dir = std::filesystem::path(RETAIN_BINARY_DIR) / "test-scratch" / test / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -80,6 +92,40 @@ inline std::string error_of(const std::function<void()>& fn) {
     return e.what();
   }
   return "";
+}
+
+// A fresh empty folder under the system temp folder, named PREFIX-XXXXXX, removed with everything in
+// it when the object goes.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& prefix = "retain-test") {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+// Runs `body`, which must throw an exception (a retain::Error, say) whose message starts with
+// `prefix` and holds every one of `parts`; each miss is a test failure. Callers add context with
+// SCOPED_TRACE.
+inline void expect_error_with(const std::function<void()>& body, const std::string& prefix,
+                              const std::vector<std::string>& parts) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind(prefix, 0), 0u) << message;
+    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    return;
+  }
+  ADD_FAILURE() << "no error (expected one starting with '" << prefix << "')";
 }
 
 // gtest parameter names must be alphanumeric: "llama3-rope" -> "llama3_rope".

@@ -4,7 +4,6 @@
 // share no example.
 #include <cstdint>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,12 +13,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "../test-support.h"
 #include "config/stream-config.h"
 #include "data/idx.h"
 #include "data/jsonl.h"
@@ -35,16 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp folder, removed with the object.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "retain-data-test-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using test::TempDir;
 
 void write(const std::string& path, const std::string& bytes) {
   fs::create_directories(fs::path(path).parent_path());
@@ -60,23 +54,17 @@ void write_gz(const std::string& path, const std::string& bytes) {
 std::string read(const std::string& path) { return file_read(path); }
 
 // Runs `body`, which must throw a retain::Error holding every one of `parts`.
-template <typename Body>
-void expect_error(Body body, std::initializer_list<std::string> parts) {
-  try {
-    body();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.rfind("[data] ", 0), 0u) << message;
-    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-  }
+void expect_error(const std::function<void()>& body, std::initializer_list<std::string> parts) {
+  test::expect_error_with(body, "[data] ", parts);
 }
 
 std::string be32(uint32_t n) {
   return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
 }
 
-// An IDX images file of `labels.size()` images of rows x cols whose pixels are (image*7 + pixel) % 256.
+// IDX bytes written by hand, not by idx_images_bytes/idx_labels_bytes: the independent oracle the reader
+// tests (and the writer's byte check) compare against. `count` images of rows x cols whose pixels are
+// (image*7 + pixel) % 256.
 std::string idx_images(size_t count, uint32_t rows, uint32_t cols) {
   std::string bytes = be32(2051) + be32(static_cast<uint32_t>(count)) + be32(rows) + be32(cols);
   for (size_t i = 0; i < count; ++i) {
@@ -87,6 +75,18 @@ std::string idx_images(size_t count, uint32_t rows, uint32_t cols) {
 
 std::string idx_labels(const std::vector<uint8_t>& labels) {
   return be32(2049) + be32(static_cast<uint32_t>(labels.size())) + std::string(labels.begin(), labels.end());
+}
+
+// The images idx_images writes, as ImageExamples (for idx_images_bytes).
+ImageExamples pattern_images(size_t count, uint32_t rows, uint32_t cols, std::vector<int64_t> labels) {
+  ImageExamples images;
+  images.rows = rows;
+  images.cols = cols;
+  for (size_t i = 0; i < count; ++i) {
+    for (uint32_t p = 0; p < rows * cols; ++p) images.pixels.push_back(static_cast<uint8_t>((i * 7 + p) % 256));
+  }
+  images.labels = std::move(labels);
+  return images;
 }
 
 // ---------------------------------------------------------------- JSONL
@@ -175,6 +175,11 @@ TEST(DataIdx, WrittenFilesReadBack) {
   EXPECT_EQ(back.pixels, images.pixels);
   EXPECT_EQ(back.labels, images.labels);
   expect_error([&] { idx_labels_bytes({256}); }, {"label 256"});
+}
+
+TEST(DataIdx, WriterBytesMatchTheHandWrittenLayout) {
+  EXPECT_EQ(idx_images_bytes(pattern_images(3, 2, 5, {3, 0, 9})), idx_images(3, 2, 5));
+  EXPECT_EQ(idx_labels_bytes({3, 0, 9, 255}), idx_labels({3, 0, 9, 255}));
 }
 
 // A PNG chunk: length, type, data, CRC over type and data.
@@ -329,10 +334,11 @@ TEST(DataTaskData, ClassificationLabelsComeFromTrain) {
 
 TEST(DataTaskData, ImagesKeepOnlyTheTaskClasses) {
   TempDir dir;
-  std::vector<uint8_t> labels;
-  for (int i = 0; i < 40; ++i) labels.push_back(static_cast<uint8_t>(i % 5));
-  write_gz(dir / "train-images.gz", idx_images(40, 3, 3));
-  write_gz(dir / "train-labels.gz", idx_labels(labels));
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 40; ++i) labels.push_back(i % 5);
+  const ImageExamples images = pattern_images(40, 3, 3, labels);
+  write_gz(dir / "train-images.gz", idx_images_bytes(images));
+  write_gz(dir / "train-labels.gz", idx_labels_bytes(images.labels));
   config::TaskConfig task;
   task.name = "img";
   task.kind = "image-classification";

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "../test-support.h"
 #include "error.h"
 #include "io/safetensors-header.h"
 
@@ -32,16 +33,8 @@ SafetensorsHeader parse(const std::string& bytes) {
 
 // The parse must fail with a message that starts with the component and file and has each of `parts`.
 void expect_error(const std::string& bytes, std::initializer_list<std::string> parts) {
-  try {
-    parse(bytes);
-    ADD_FAILURE() << "no error for a header of " << bytes.size() << " bytes";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.rfind("[safetensors] " + kFile + ": ", 0), 0u) << message;
-    for (const auto& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-  }
+  SCOPED_TRACE("a header of " + std::to_string(bytes.size()) + " bytes");
+  test::expect_error_with([&] { parse(bytes); }, "[safetensors] " + kFile + ": ", parts);
 }
 
 // One F32 tensor 'w' with the given entry fields.

@@ -45,11 +45,8 @@ StreamConfig parse(const std::string& text, const std::vector<std::string>& over
 // Parsing must fail with "[config] WHERE: " followed by a message holding each of `parts`.
 void expect_error(const std::string& text, const std::string& where, std::initializer_list<std::string> parts,
                   const std::vector<std::string>& overrides = {}) {
-  const std::string message = error_of([&] { parse(text, overrides); });
-  ASSERT_FALSE(message.empty()) << "no error for:\n" << text;
-  EXPECT_EQ(message.rfind("[config] " + where + ": ", 0), 0u) << message;
-  for (const auto& part : parts)
-    EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+  SCOPED_TRACE("the stream:\n" + text);
+  test::expect_error_with([&] { parse(text, overrides); }, "[config] " + where + ": ", parts);
 }
 
 TEST(StreamConfig, DefaultsFillEveryKeyNotGiven) {
