@@ -4,6 +4,7 @@
 // torch's rms_norm is 2.4+ only, so both compute it by hand, as Hugging Face does.
 // Linear algebra goes through the ATen ops (torch::linalg_svd, linalg_qr, linalg_eigh), which both
 // versions have; the torch::linalg:: wrappers are not reachable from <torch/torch.h> in 2.x.
+// c10d process groups: libtorch 2.x's NCCL group has shutdown() and abort(), 1.13's Gloo neither.
 // CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets (src/device.cpp).
 #pragma once
 
@@ -77,6 +78,20 @@ inline std::tuple<Tensor, Tensor, Tensor> svd_lowrank(const Tensor& a, int64_t q
   }
   auto [u, s, vh] = svd_thin(torch::matmul(Q.t(), a));
   return {torch::matmul(Q, u).narrow(1, 0, q), s.narrow(0, 0, q), vh.narrow(0, 0, q)};
+}
+
+// What Python's destroy_process_group does to a c10d group before it goes: shutdown() after a run
+// that went well, abort() after a failed collective (a graceful shutdown could wait on a dead peer).
+// Groups without them (libtorch 1.13) need nothing; libtorch 2.x's NCCL warns at exit without them.
+template <typename Group>
+auto end_process_group(Group& group, bool failed, int) -> decltype(group.shutdown(), group.abort(), void()) {
+  failed ? group.abort() : group.shutdown();
+}
+template <typename Group>
+void end_process_group(Group&, bool, long) {}
+template <typename Group>
+void end_process_group(Group& group, bool failed) {
+  end_process_group(group, failed, 0);
 }
 
 }  // namespace retain::compat

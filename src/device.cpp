@@ -1,3 +1,4 @@
+// device.cpp - see device.h.
 #include "device.h"
 
 #include <sys/resource.h>
@@ -36,15 +37,6 @@ torch::Device parse(const std::string& name) {
   return device;
 }
 
-void synchronize(torch::Device device) {
-  if (!device.is_cuda()) return;
-#if defined(RETAIN_WITH_CUDA)
-  torch::cuda::synchronize(device.index());
-#else
-  no_cuda(device.str());
-#endif
-}
-
 MemoryStats memory_stats(torch::Device device) {
   if (!device.is_cuda()) {
     // The CPU allocator keeps no counters: the process's peak resident memory (kB in ru_maxrss).
@@ -56,15 +48,6 @@ MemoryStats memory_stats(torch::Device device) {
   // Index 0 of each StatArray is StatType::AGGREGATE (all pools).
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
   return {stats.allocated_bytes[0].current, stats.allocated_bytes[0].peak};
-#else
-  no_cuda(device.str());
-#endif
-}
-
-void memory_reset_peak(torch::Device device) {
-  if (!device.is_cuda()) return;
-#if defined(RETAIN_WITH_CUDA)
-  c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
 #else
   no_cuda(device.str());
 #endif

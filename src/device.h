@@ -13,16 +13,12 @@ namespace retain::device {
 // "cpu", "cuda", "cuda:N" or "auto" (the first GPU when there is one, else the CPU).
 torch::Device parse(const std::string& name);
 
-// Waits for the device's queued work (a no-op on the CPU); for timing.
-void synchronize(torch::Device device);
-
 struct MemoryStats {
   int64_t allocated_bytes = 0;  // held by tensors now
-  int64_t peak_bytes = 0;       // most held at once since the last reset
+  int64_t peak_bytes = 0;       // most held at once since the process started
 };
 // GPU: the CUDA caching allocator's counters. CPU: peak_bytes is the process's peak resident
 // memory (getrusage), allocated_bytes is not tracked (0).
 MemoryStats memory_stats(torch::Device device);
-void memory_reset_peak(torch::Device device);
 
 }  // namespace retain::device

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "compat.h"
 #include "error.h"
 
 #if __has_include(<gloo/config.h>)
@@ -47,18 +48,7 @@ class SingleRank final : public Comm {
   std::string backend() const override { return "single"; }
 };
 
-// What Python's destroy_process_group does to a group before it goes: shutdown() after a run that
-// went well, abort() after a failed collective (a graceful shutdown could wait on a dead peer).
-// ProcessGroupNCCL in libtorch 2.x has both and warns at exit without them; Gloo in 1.13 has neither.
-template <typename Group>
-auto end_group(Group& group, bool failed, int) -> decltype(group.shutdown(), group.abort(), void()) {
-  failed ? group.abort() : group.shutdown();
-}
-template <typename Group>
-void end_group(Group&, bool, long) {}
-
-// Gloo and NCCL share every call; only the group type differs (ProcessGroup in libtorch 1.13,
-// Backend in 2.x, with the same member functions).
+// Gloo and NCCL share every call; only the group type differs.
 template <typename Group>
 class C10dComm final : public Comm {
  public:
@@ -67,7 +57,7 @@ class C10dComm final : public Comm {
       : group_(std::move(group)), rank_(rank), size_(size), backend_(std::move(backend)), device_(device) {}
   ~C10dComm() override {
     try {
-      end_group(*group_, failed_, 0);
+      compat::end_process_group(*group_, failed_);
     } catch (const std::exception&) {  // the process is ending; the group goes with it
     }
   }

@@ -4,12 +4,16 @@
 
 #include <torch/torch.h>
 
+#include "compat.h"
+
 namespace retain::nn {
 
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(int64_t dim, double eps, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& x);
+  RMSNormImpl(int64_t dim, double eps, const torch::TensorOptions& options) : eps(eps) {
+    weight = register_parameter("weight", torch::ones({dim}, options));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return compat::rms_norm(x, weight, eps); }
   torch::Tensor weight;
   double eps;
 };
@@ -17,8 +21,11 @@ TORCH_MODULE(RMSNorm);
 
 class LayerNormImpl : public torch::nn::Module {
  public:
-  LayerNormImpl(int64_t dim, double eps, const torch::TensorOptions& options);
-  torch::Tensor forward(const torch::Tensor& x);
+  LayerNormImpl(int64_t dim, double eps, const torch::TensorOptions& options) : eps(eps) {
+    weight = register_parameter("weight", torch::ones({dim}, options));
+    bias = register_parameter("bias", torch::zeros({dim}, options));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
   torch::Tensor weight;
   torch::Tensor bias;
   double eps;

@@ -1,10 +1,18 @@
-// replay.cpp - experience replay (see baselines.h).
+// baselines.cpp - the harness's baselines (see baselines.h): SeqFT, plain sequential full
+// fine-tuning, the lower bound every continual-learning method is measured against; experience
+// replay; joint multi-task training, the upper bound.
+#include "method/baselines.h"
+
 #include <cmath>
 
 #include "error.h"
-#include "method/baselines.h"
 
 namespace retain::method {
+
+std::unique_ptr<Method> seqft_create(config::Options& options) {
+  options.reject_unused("seqft");
+  return std::make_unique<SeqFT>();
+}
 
 std::vector<ExampleRef> Replay::training_examples(int64_t index, const std::vector<int64_t>& train_sizes) {
   auto refs = Method::training_examples(index, train_sizes);
@@ -22,6 +30,11 @@ std::unique_ptr<Method> replay_create(config::Options& options) {
   if (!(fraction > 0 && fraction <= 1)) fail("method", "replay: fraction must be in (0, 1], got ", fraction);
   options.reject_unused("replay");
   return std::make_unique<Replay>(fraction);
+}
+
+std::unique_ptr<Method> joint_create(config::Options& options) {
+  options.reject_unused("joint");
+  return std::make_unique<Joint>();
 }
 
 }  // namespace retain::method
