@@ -13,7 +13,7 @@
 #include "dist/comm.h"
 #include "dist/data-parallel.h"
 #include "dist/zero.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 
 using namespace retain;
 
@@ -118,7 +118,7 @@ TEST(Collectives, ZeroOneUpdatesLikeOneOptimizerAndKeepsItsShare) {
   const std::vector<std::vector<int64_t>> shapes{{4, 3}, {10}, {2, 2}, {7}, {3}, {5, 5}};
   on_two_ranks([&](dist::Comm& comm) {
     auto group = [&] {
-      method::ParamGroup g;
+      optim::ParamGroup g;
       g.weight_decay = 0.01;
       for (size_t k = 0; k < shapes.size(); ++k) {
         g.names.push_back("p" + std::to_string(k));
@@ -126,7 +126,7 @@ TEST(Collectives, ZeroOneUpdatesLikeOneOptimizerAndKeepsItsShare) {
       }
       return g;
     };
-    train::AdamW whole({group()}, {}), sharded({group()}, {});
+    optim::AdamW whole({group()}, {}), sharded({group()}, {});
     dist::zero_shard(comm, sharded);
     for (int step = 1; step <= 3; ++step) {
       for (auto* optimizer : {&whole, &sharded}) {

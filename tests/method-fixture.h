@@ -13,7 +13,7 @@
 #include "model/checkpoint.h"
 #include "model/golden.h"
 #include "test-support.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 #include "train/step.h"
 
 namespace retain::test {
@@ -23,7 +23,6 @@ struct FixtureRun {
   std::shared_ptr<model::Model> model;
   model::Batch batch;
   std::vector<data::TaskData> tasks;
-  std::string head = "linear";  // the run's [train] head the contexts carry
 
   explicit FixtureRun(const std::string& fixture) {
     model = model::model_load(test::fixture_path(fixture));
@@ -37,9 +36,8 @@ struct FixtureRun {
     context.index = index;
     context.count = static_cast<int64_t>(tasks.size());
     context.seed = 7;
-    context.data = &tasks[index];
+    context.name = tasks[index].config.name;
     context.steps = 4;
-    context.head = head;
     context.for_each_batch = [this](const std::function<void(const model::Batch&)>& visit, int64_t /*limit*/) {
       visit(batch);
     };
@@ -48,7 +46,7 @@ struct FixtureRun {
 
   // `steps` optimizer steps as the training loop takes them.
   void train(method::Method& method, int steps, double lr, double weight_decay) {
-    train::AdamW optimizer(method.trainable(*model, weight_decay), {});
+    optim::AdamW optimizer(method.trainable(*model, weight_decay), {});
     model->train();
     for (int i = 0; i < steps; ++i) train::train_step(*model, method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
   }

@@ -19,7 +19,7 @@
 #include "model/golden.h"
 #include "method-fixture.h"
 #include "test-support.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 #include "train/step.h"
 
 namespace {

@@ -20,11 +20,11 @@
 #include "streams.h"
 #include "test-support.h"
 #include "tok/tokenizer.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 #include "train/batches.h"
 #include "train/prototype-head.h"
 #include "train/run-checkpoint.h"
-#include "train/schedule.h"
+#include "optim/schedule.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -38,7 +38,7 @@ TEST(AdamW, MatchesTorchAdamW) {
   torch::manual_seed(1);
   auto a = torch::randn({5, 4}, torch::kFloat).requires_grad_();
   auto b = a.detach().clone().requires_grad_();
-  train::AdamW ours({{{"w"}, {a}, 0.1, 1}}, {0.9, 0.95, 1e-8});
+  optim::AdamW ours({{{"w"}, {a}, 0.1, 1}}, {0.9, 0.95, 1e-8});
   torch::optim::AdamW theirs({b}, torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1));
   for (int step = 0; step < 20; ++step) {
     const auto target = torch::randn({5, 4});
@@ -58,8 +58,8 @@ TEST(AdamW, StateRoundTripIsExact) {
   torch::manual_seed(2);
   auto w = torch::randn({3, 3}).requires_grad_();
   auto v = w.detach().clone().requires_grad_();
-  train::AdamW first({{{"w"}, {w}, 0.01, 1}}, {});
-  train::AdamW second({{{"w"}, {v}, 0.01, 1}}, {});
+  optim::AdamW first({{{"w"}, {w}, 0.01, 1}}, {});
+  optim::AdamW second({{{"w"}, {v}, 0.01, 1}}, {});
   auto grads = std::vector<torch::Tensor>{torch::randn({3, 3}), torch::randn({3, 3}), torch::randn({3, 3})};
   for (int i = 0; i < 2; ++i) {
     w.mutable_grad() = grads[i].clone();
@@ -67,7 +67,7 @@ TEST(AdamW, StateRoundTripIsExact) {
     first.step(1e-2);
     second.step(1e-2);
   }
-  train::AdamW resumed({{{"w"}, {v}, 0.01, 1}}, {});
+  optim::AdamW resumed({{{"w"}, {v}, 0.01, 1}}, {});
   resumed.load_state(second.state(), "test");
   w.mutable_grad() = grads[2].clone();
   v.mutable_grad() = grads[2].clone();
@@ -79,18 +79,18 @@ TEST(AdamW, StateRoundTripIsExact) {
 TEST(Clip, ScalesToTheMaxNormAndReportsTheNormBefore) {
   auto p = torch::zeros({2}).requires_grad_();
   p.mutable_grad() = torch::tensor({3.0f, 4.0f});
-  const double norm = train::clip_grad_norm({{{"p"}, {p}, 0, 1}}, 1.0);
+  const double norm = optim::clip_grad_norm({{{"p"}, {p}, 0, 1}}, 1.0);
   EXPECT_DOUBLE_EQ(norm, 5.0);
   EXPECT_NEAR(p.grad().norm().item<double>(), 1.0, 1e-5);
 }
 
 TEST(Schedule, WarmupThenConstantOrCosine) {
-  EXPECT_DOUBLE_EQ(train::lr_at(0, 100, 10, "cosine", 1.0), 0.0);
-  EXPECT_DOUBLE_EQ(train::lr_at(5, 100, 10, "cosine", 1.0), 0.5);
-  EXPECT_DOUBLE_EQ(train::lr_at(10, 100, 10, "cosine", 1.0), 1.0);
-  EXPECT_NEAR(train::lr_at(55, 100, 10, "cosine", 1.0), 0.5, 1e-12);  // half way through the decay
-  EXPECT_NEAR(train::lr_at(100, 100, 10, "cosine", 1.0), 0.0, 1e-12);
-  EXPECT_DOUBLE_EQ(train::lr_at(80, 100, 10, "constant", 2.0), 2.0);
+  EXPECT_DOUBLE_EQ(optim::lr_at(0, 100, 10, "cosine", 1.0), 0.0);
+  EXPECT_DOUBLE_EQ(optim::lr_at(5, 100, 10, "cosine", 1.0), 0.5);
+  EXPECT_DOUBLE_EQ(optim::lr_at(10, 100, 10, "cosine", 1.0), 1.0);
+  EXPECT_NEAR(optim::lr_at(55, 100, 10, "cosine", 1.0), 0.5, 1e-12);  // half way through the decay
+  EXPECT_NEAR(optim::lr_at(100, 100, 10, "cosine", 1.0), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(optim::lr_at(80, 100, 10, "constant", 2.0), 2.0);
 }
 
 TEST(Replay, MixesAFixedFractionOfEveryEarlierTask) {
@@ -180,7 +180,7 @@ TEST_P(MethodResume, KilledRunsResumeBitForBit) {
     // The decisions logged after the last task are the uninterrupted run's.
     const auto logged = method_events(run_dir), whole = method_events(dir + "/runs/whole");
     ASSERT_EQ(logged.empty(), whole.empty());
-    if (!whole.empty()) EXPECT_EQ(logged.back()["state"], whole.back()["state"]);
+    if (!whole.empty()) { EXPECT_EQ(logged.back()["state"], whole.back()["state"]); }
   }
 }
 
@@ -330,7 +330,7 @@ TEST(Run, TextStreamOnADecoderEndToEnd) {
   for (int t = 0; t < 3; ++t) {
     for (int i = 0; i <= t; ++i) {
       ASSERT_TRUE(result.R[t][i].has_value()) << t << "," << i;
-      if (i < 2) EXPECT_TRUE(*result.R[t][i] >= 0 && *result.R[t][i] <= 100);
+      if (i < 2) { EXPECT_TRUE(*result.R[t][i] >= 0 && *result.R[t][i] <= 100); }
     }
   }
   EXPECT_GT(*result.R[2][2], 1.0);  // a perplexity

@@ -14,7 +14,7 @@
 #include "model/checkpoint.h"
 #include "model/golden.h"
 #include "test-support.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 #include "train/step.h"
 
 namespace {
@@ -329,7 +329,7 @@ struct TreeLoraRun {
     context.index = index;
     context.count = static_cast<int64_t>(tasks.size());
     context.seed = 7;
-    context.data = &tasks[index];
+    context.name = tasks[index].config.name;
     context.steps = steps;
     context.epochs = epochs;
     context.for_each_batch = [this](const std::function<void(const model::Batch&)>& visit, int64_t) { visit(batch); };
@@ -345,7 +345,7 @@ struct TreeLoraRun {
 
   // `steps` optimizer steps as the training loop takes them (a fresh AdamW).
   void train(int64_t steps, double lr = 1e-2) {
-    train::AdamW optimizer(method->trainable(*model, 0.0), {});
+    optim::AdamW optimizer(method->trainable(*model, 0.0), {});
     model->train();
     for (int64_t i = 0; i < steps; ++i) train::train_step(*model, *method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
   }
@@ -423,7 +423,7 @@ TEST_P(TreeLoraOnFixture, PaperModeKeepsTheGradientsOfTheFarthestLayersOnly) {
   run.task(0, 2, 1);
   run.method->begin_task(*run.model, run.context(1, 2, 1));
   auto& method = run.treelora();
-  train::AdamW optimizer(method.trainable(*run.model, 0.1), {});
+  optim::AdamW optimizer(method.trainable(*run.model, 0.1), {});
   run.model->train();
   auto out = run.model->forward(run.batch);
   const auto penalty = method.penalty(*run.model, run.batch, out);

@@ -56,20 +56,18 @@ Timing time_method(const std::string& name, const BenchOptions& o) {
   config::Options options("bench", "method");
   auto method = method::method_create(name, options);
   method->attach(*model);
-  std::vector<data::TaskData> tasks(2);
   auto context = [&](int64_t index) {
-    tasks[index].config.name = "task" + std::to_string(index);
     method::TaskContext c;
     c.index = index;
     c.count = 2;
-    c.data = &tasks[index];
+    c.name = "task" + std::to_string(index);
     c.for_each_batch = [&](const std::function<void(const model::Batch&)>& visit, int64_t) { visit(batch); };
     return c;
   };
   model->train();
   method->begin_task(*model, context(0));
   {
-    train::AdamW optimizer(method->trainable(*model, 0.0), {});
+    optim::AdamW optimizer(method->trainable(*model, 0.0), {});
     train::train_step(*model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
   }
   Timing timing;
@@ -77,7 +75,7 @@ Timing time_method(const std::string& name, const BenchOptions& o) {
   method->end_task(*model, context(0));
   method->begin_task(*model, context(1));
   timing.boundary_seconds = seconds_since(start);
-  train::AdamW optimizer(method->trainable(*model, 0.01), {});
+  optim::AdamW optimizer(method->trainable(*model, 0.01), {});
   for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
     if (i == o.warmup) start = Clock::now();
     train::train_step(*model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
@@ -92,8 +90,7 @@ void compare_svd(const BenchOptions& o) {
   nn::Linear largest{nullptr};
   std::string largest_name;
   for (auto& [name, layer] : model->linear_layers()) {
-    const auto leaf = method::module_leaf(name);
-    if (layer->weight_tied() || leaf == "lm_head" || leaf == "classifier") continue;
+    if (model->is_head(name, layer)) continue;
     if (!largest || layer->weight.numel() > largest->weight.numel()) largest = layer, largest_name = name;
   }
   if (!largest) return;

@@ -15,11 +15,11 @@ std::vector<int64_t> zero_owners(const std::vector<torch::Tensor>& params, int64
   return owners;
 }
 
-void zero_shard(Comm& comm, train::AdamW& optimizer) {
+void zero_shard(Comm& comm, optim::AdamW& optimizer) {
   optimizer.shard(zero_owners(optimizer.params(), comm.size()), comm.rank());
 }
 
-std::pair<int64_t, int64_t> zero_moment_bytes(const train::AdamW& optimizer, int64_t rank) {
+std::pair<int64_t, int64_t> zero_moment_bytes(const optim::AdamW& optimizer, int64_t rank) {
   const auto params = optimizer.params();
   int64_t here = 0, all = 0;
   for (size_t i = 0; i < params.size(); ++i) {
@@ -30,7 +30,7 @@ std::pair<int64_t, int64_t> zero_moment_bytes(const train::AdamW& optimizer, int
   return {here, all};
 }
 
-void zero_broadcast(Comm& comm, const train::AdamW& optimizer) {
+void zero_broadcast(Comm& comm, const optim::AdamW& optimizer) {
   const auto params = optimizer.params();
   // Every rank holds the same summed gradients, so all agree on which parameters were updated.
   for (int64_t owner = 0; owner < comm.size(); ++owner) {
@@ -42,7 +42,7 @@ void zero_broadcast(Comm& comm, const train::AdamW& optimizer) {
   }
 }
 
-io::TensorMap zero_gather_state(Comm& comm, const train::AdamW& optimizer) {
+io::TensorMap zero_gather_state(Comm& comm, const optim::AdamW& optimizer) {
   const auto params = optimizer.params();
   const auto names = optimizer.names();
   const auto& owners = optimizer.owners();

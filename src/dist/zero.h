@@ -8,7 +8,7 @@
 
 #include "dist/comm.h"
 #include "io/safetensors.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 
 namespace retain::dist {
 
@@ -16,18 +16,18 @@ namespace retain::dist {
 std::vector<int64_t> zero_owners(const std::vector<torch::Tensor>& params, int64_t ranks);
 
 // Shards `optimizer` over the ranks of `comm` (before its state is loaded).
-void zero_shard(Comm& comm, train::AdamW& optimizer);
+void zero_shard(Comm& comm, optim::AdamW& optimizer);
 
 // The bytes of AdamW moments (two values per weight) that a sharded `optimizer` keeps on `rank`,
 // and on all ranks together.
-std::pair<int64_t, int64_t> zero_moment_bytes(const train::AdamW& optimizer, int64_t rank);
+std::pair<int64_t, int64_t> zero_moment_bytes(const optim::AdamW& optimizer, int64_t rank);
 
 // After optimizer.step: every parameter that has a gradient (so was updated) set to its owner's.
-void zero_broadcast(Comm& comm, const train::AdamW& optimizer);
+void zero_broadcast(Comm& comm, const optim::AdamW& optimizer);
 
 // The whole optimizer state (AdamW::state()'s layout), assembled on rank 0 (which writes the
 // checkpoints; the others get an empty map): one all-reduce of the step counts, then each owner's
 // moments bucket by bucket, each copied to the host as it arrives.
-io::TensorMap zero_gather_state(Comm& comm, const train::AdamW& optimizer);
+io::TensorMap zero_gather_state(Comm& comm, const optim::AdamW& optimizer);
 
 }  // namespace retain::dist

@@ -17,7 +17,7 @@ torch::Tensor InfLora::memory(const std::string& layer_name) const {
 void InfLora::begin_task(model::Model& model, const TaskContext& task) {
   auto covariances = input_second_moments(model, task, calibration_batches_);
   train_A_ = false;
-  adapter_add_everywhere(task.data->config.name, [&](const std::string& layer_name, nn::LinearImpl& /*layer*/) {
+  adapter_add_everywhere(task.name, [&](const std::string& layer_name, nn::LinearImpl& /*layer*/) {
     // A = the top-r left singular vectors of (I − M Mᵀ) C, as rows, / √3. They are computed in an
     // orthonormal basis Q of the complement of span(M) (Q Qᵀ = I − M Mᵀ) as Q·svd(Qᵀ C), so A lies
     // outside span(M) to rounding even when the task's inputs leave fewer than r directions there.

@@ -22,11 +22,9 @@ LoraSettings lora_settings_read(config::Options& options, const std::string& met
 }
 
 std::vector<std::string> lora_default_targets(const model::Model& model) {
-  const auto& type = model.config().model_type();
-  if (type == "gpt2") return {"c_attn"};
-  if (type == "t5") return {"q", "v"};
-  if (type == "vit") return {"query", "value"};
-  return {"q_proj", "v_proj"};
+  const auto names = model.attention_names();
+  if (names.query == names.value) return {names.query};
+  return {names.query, names.value};
 }
 
 void LoraMethod::attach(model::Model& model) {
@@ -44,8 +42,9 @@ void LoraMethod::attach(model::Model& model) {
     fail("method", name(), ": no linear layer of the '", model.config().model_type(), "' model matches targets '", list, "'");
   }
   head_.clear();
+  const auto head_prefix = model.head_layer() + ".";
   for (auto& item : model.named_parameters()) {
-    const bool head = model.kind() == model::ModelKind::ImageClassifier && item.key().rfind("classifier.", 0) == 0;
+    const bool head = model.kind() == model::ModelKind::ImageClassifier && item.key().rfind(head_prefix, 0) == 0;
     item.value().set_requires_grad(head);
     if (head) head_.emplace_back(item.key(), item.value());
   }

@@ -27,8 +27,8 @@ struct LoraSettings {
 LoraSettings lora_settings_read(config::Options& options, const std::string& method_name,
                                 const LoraSettings& defaults = {});
 
-// PEFT's default targets per model type: q_proj,v_proj (Llama family), c_attn (GPT-2), q,v (T5),
-// query,value (ViT).
+// PEFT's default targets: the query and value projections (q_proj,v_proj in the Llama family,
+// c_attn in GPT-2, q,v in T5, query,value in ViT; model.h attention_names).
 std::vector<std::string> lora_default_targets(const model::Model& model);
 
 class LoraMethod : public Method {

@@ -37,11 +37,10 @@ torch::Tensor augmented_triplet_loss(const torch::Tensor& f, const torch::Tensor
 
 void LoraMinus::attach(model::Model& model) {
   if (settings_.targets.empty()) {
-    const auto& type = model.config().model_type();
-    settings_.targets = type == "vit"    ? std::vector<std::string>{"key", "value"}
-                        : type == "t5"   ? std::vector<std::string>{"k", "v"}
-                        : type == "gpt2" ? std::vector<std::string>{"c_attn"}
-                                         : std::vector<std::string>{"k_proj", "v_proj"};
+    // The key and value projections (LoRA⁻'s choice; plain LoRA's default is query and value).
+    const auto names = model.attention_names();
+    settings_.targets = names.key == names.value ? std::vector<std::string>{names.key}
+                                                 : std::vector<std::string>{names.key, names.value};
   }
   LoraMethod::attach(model);
 }
@@ -66,12 +65,13 @@ std::map<std::string, torch::Tensor> LoraMinus::subtracted_second_moments(model:
 
 void LoraMinus::begin_task(model::Model& model, const TaskContext& task) {
   const bool images = model.kind() == model::ModelKind::ImageClassifier;
-  if (images && task.head != "prototype") {
+  if (images && !prototypes_) {
     fail("method", "lora-minus: image streams need [train] head = \"prototype\" (it predicts by the nearest class "
-         "mean), got \"", task.head, "\"");
+         "mean)");
   }
-  old_prototypes_ = task.prototypes.defined() ? task.prototypes.clone() : torch::Tensor();
-  const auto name = task.data->config.name;
+  const auto prototypes = prototypes_ ? prototypes_() : torch::Tensor();
+  old_prototypes_ = prototypes.defined() ? prototypes.clone() : torch::Tensor();
+  const auto name = task.name;
   const auto seed = data::derive_seed(task.seed, "lora-minus " + name);
   adapter_add_everywhere(name, [&](const std::string& layer_name, nn::LinearImpl& layer) {
     return kaiming_uniform_A(layer_name, layer, seed);

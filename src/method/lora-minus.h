@@ -38,6 +38,7 @@ class LoraMinus : public LoraMethod {
   std::string name() const override { return "lora-minus"; }
   // Targets the key and value projections unless `targets` says otherwise.
   void attach(model::Model& model) override;
+  void use_prototype_head(PrototypeSource prototypes) override { prototypes_ = std::move(prototypes); }
   void begin_task(model::Model& model, const TaskContext& task) override;
   torch::Tensor penalty(model::Model& model, const model::Batch& batch, const model::Output& out) override;
   void before_step(model::Model& model) override;
@@ -56,6 +57,7 @@ class LoraMinus : public LoraMethod {
   LoraMinusSettings minus_;
   std::map<std::string, torch::Tensor> projectors_;
   std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> before_;  // A, B before the optimizer step
+  PrototypeSource prototypes_;    // the run's prototype head (none with another head)
   torch::Tensor old_prototypes_;  // unit-length prototypes of earlier classes [n, hidden]
 };
 

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "config/stream-config.h"
-#include "data/task-data.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "optim/param-group.h"
 
 namespace retain::method {
 
@@ -27,30 +27,23 @@ struct ExampleRef {
   int64_t index = 0;
 };
 
-// Parameters trained together under one weight decay (and an LR multiplier).
-struct ParamGroup {
-  std::vector<std::string> names;
-  std::vector<torch::Tensor> params;
-  double weight_decay = 0;
-  double lr_scale = 1;
-};
+using optim::ParamGroup;
 
 // What a task boundary hands a method: the task and a way to run the model over its training data
 // (Fisher information, input subspaces and activation statistics need one pass).
 struct TaskContext {
-  int64_t index = 0;  // 0-based position in the stream
+  int64_t index = 0;   // 0-based position in the stream
   int64_t count = 0;   // tasks in the stream
+  std::string name;    // the task's name (adapters are named after it)
   uint64_t seed = 0;   // the run's seed, for methods that draw new weights
-  const data::TaskData* data = nullptr;
   int64_t steps = 0;   // optimizer steps the task trains for
   int64_t epochs = 1;  // passes over its training data in those steps
-  std::string head;    // the run's [train] head: linear | per-task | prototype
-  // Prototype heads: the stored class prototypes of the classes of earlier tasks [classes, hidden]
-  // (undefined before any).
-  torch::Tensor prototypes;
   // Calls `visit` with every training batch of the task, in a fixed order (max `limit` batches; 0 = all).
   std::function<void(const std::function<void(const model::Batch&)>& visit, int64_t limit)> for_each_batch;
 };
+
+// A prototype head's stored class prototypes, unit length [classes, hidden] (undefined before any).
+using PrototypeSource = std::function<torch::Tensor()>;
 
 struct MethodState {
   io::TensorMap tensors;  // saved as safetensors
@@ -64,6 +57,9 @@ class Method {
 
   // Once, before the first task (and again on resume, before load_state).
   virtual void attach(model::Model& /*model*/) {}
+  // Once after attach, only when the run predicts with a prototype head ([train] head = "prototype"):
+  // where the prototypes of the classes learnt so far can be read. Only LoRA⁻ (its triplet loss) asks.
+  virtual void use_prototype_head(PrototypeSource /*prototypes*/) {}
   virtual void begin_task(model::Model& /*model*/, const TaskContext& /*task*/) {}
   // The parameters the optimizer updates. Default: every parameter of the model, weight decay on
   // matrices only (not on biases and norm weights, as transformers' Trainer does).

@@ -5,10 +5,10 @@
 
 namespace retain::method {
 
-std::string Migu::name() const { return inner_->name() == "seqft" ? "migu" : "migu+" + inner_->name(); }
+std::string Migu::name() const { return inner().name() == "seqft" ? "migu" : "migu+" + inner().name(); }
 
 void Migu::attach(model::Model& model) {
-  inner_->attach(model);
+  ForwardingMethod::attach(model);
   layers_ = model.linear_layers();
 }
 
@@ -52,21 +52,13 @@ torch::Tensor Migu::keep_mask(const torch::Tensor& magnitudes) const {
 
 void Migu::begin_task(model::Model& model, const TaskContext& task) {
   stop_observing();
-  inner_->begin_task(model, task);
+  ForwardingMethod::begin_task(model, task);
   masking_ = task.index >= 1;
   if (masking_) observe();
 }
 
-std::vector<ParamGroup> Migu::trainable(model::Model& model, double weight_decay) {
-  return inner_->trainable(model, weight_decay);
-}
-
-torch::Tensor Migu::penalty(model::Model& model, const model::Batch& batch, const model::Output& out) {
-  return inner_->penalty(model, batch, out);
-}
-
 std::vector<torch::Tensor> Migu::step_statistics() {
-  auto tensors = inner_->step_statistics();
+  auto tensors = ForwardingMethod::step_statistics();
   for (auto& stats : stats_) {
     tensors.push_back(stats.output);
     for (auto& [adapter_name, sums] : stats.lora) tensors.push_back(sums);
@@ -75,7 +67,7 @@ std::vector<torch::Tensor> Migu::step_statistics() {
 }
 
 void Migu::after_backward(model::Model& model) {
-  inner_->after_backward(model);
+  ForwardingMethod::after_backward(model);
   if (!masking_) return;
   torch::NoGradGuard no_grad;
   for (auto& stats : stats_) {
@@ -98,25 +90,19 @@ void Migu::after_backward(model::Model& model) {
   }
 }
 
-void Migu::after_step(model::Model& model) { inner_->after_step(model); }
-
 void Migu::end_task(model::Model& model, const TaskContext& task) {
   stop_observing();
-  inner_->end_task(model, task);
-}
-
-std::vector<ExampleRef> Migu::training_examples(int64_t index, const std::vector<int64_t>& train_sizes) {
-  return inner_->training_examples(index, train_sizes);
+  ForwardingMethod::end_task(model, task);
 }
 
 MethodState Migu::state() const {
-  auto state = inner_->state();
+  auto state = ForwardingMethod::state();
   state.meta["migu_masking"] = masking_;
   return state;
 }
 
 void Migu::load_state(const MethodState& state) {
-  inner_->load_state(state);
+  ForwardingMethod::load_state(state);
   masking_ = state.meta.value("migu_masking", false);
   if (masking_) observe();
 }

@@ -12,27 +12,20 @@
 #include <map>
 #include <memory>
 
-#include "method/method.h"
+#include "method/forwarding-method.h"
 
 namespace retain::method {
 
-class Migu : public Method {
+class Migu : public ForwardingMethod {
  public:
-  Migu(std::unique_ptr<Method> inner, double threshold) : inner_(std::move(inner)), threshold_(threshold) {}
+  Migu(std::unique_ptr<Method> inner, double threshold) : ForwardingMethod(std::move(inner)), threshold_(threshold) {}
   std::string name() const override;
 
   void attach(model::Model& model) override;
   void begin_task(model::Model& model, const TaskContext& task) override;
-  std::vector<ParamGroup> trainable(model::Model& model, double weight_decay) override;
-  torch::Tensor penalty(model::Model& model, const model::Batch& batch, const model::Output& out) override;
   std::vector<torch::Tensor> step_statistics() override;
   void after_backward(model::Model& model) override;
-  void before_step(model::Model& model) override { inner_->before_step(model); }
-  void after_step(model::Model& model) override;
   void end_task(model::Model& model, const TaskContext& task) override;
-  std::vector<ExampleRef> training_examples(int64_t index, const std::vector<int64_t>& train_sizes) override;
-  bool trains_jointly() const override { return inner_->trains_jointly(); }
-  bool trains_adapters() const override { return inner_->trains_adapters(); }
   MethodState state() const override;
   void load_state(const MethodState& state) override;
 
@@ -49,7 +42,6 @@ class Migu : public Method {
   void stop_observing();
   torch::Tensor keep_mask(const torch::Tensor& magnitudes) const;
 
-  std::unique_ptr<Method> inner_;
   double threshold_;
   bool masking_ = false;
   std::vector<std::pair<std::string, nn::Linear>> layers_;

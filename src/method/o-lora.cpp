@@ -8,7 +8,7 @@ namespace retain::method {
 
 void OLora::begin_task(model::Model& /*model*/, const TaskContext& task) {
   // The adapter is named after the task, so save = "adapters" writes adapters/<task name>.
-  const auto name = task.data->config.name;
+  const auto name = task.name;
   const auto seed = data::derive_seed(task.seed, "o-lora task " + std::to_string(task.index));
   adapter_add_everywhere(name, [&](const std::string& layer_name, nn::LinearImpl& layer) {
     return kaiming_uniform_A(layer_name, layer, seed);

@@ -52,8 +52,7 @@ void Osft::attach(model::Model& model) {
   layers_.clear();
   auto candidates = settings_.targets.empty() ? model.linear_layers() : linear_layers_matching(model, settings_.targets);
   for (auto& [layer_name, layer] : candidates) {
-    const auto leaf = module_leaf(layer_name);
-    const bool head = layer->weight_tied() || leaf == "lm_head" || leaf == "classifier";
+    const bool head = model.is_head(layer_name, layer);
     const bool decomposable = std::min(layer->options().in_features, layer->options().out_features) >= 2;
     if ((!head || !settings_.targets.empty()) && decomposable) layers_.emplace_back(layer_name, layer);
   }

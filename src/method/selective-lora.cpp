@@ -38,7 +38,7 @@ void SelectiveLora::attach_scores() {
 }
 
 void SelectiveLora::begin_task(model::Model& /*model*/, const TaskContext& task) {
-  const auto name = task.data->config.name;
+  const auto name = task.name;
   adapter_add_everywhere(name, [&](const std::string& layer_name, nn::LinearImpl& layer) {
     return kaiming_uniform_A(layer_name, layer, data::derive_seed(task.seed, "selective-lora " + name));
   });

@@ -20,6 +20,14 @@ nn::Linear Model::linear_layer(const std::string& name) {
   fail("model", source_.empty() ? config_.path() : source_, ": no linear layer named '", name, "'");
 }
 
+AttentionNames Model::attention_names() const {
+  const auto& type = config_.model_type();
+  if (type == "gpt2") return {"c_attn", "c_attn", "c_attn"};
+  if (type == "t5") return {"q", "k", "v"};
+  if (type == "vit") return {"query", "key", "value"};
+  return {"q_proj", "k_proj", "v_proj"};  // the Llama family
+}
+
 Output CausalLM::forward(const Batch& batch) {
   TORCH_CHECK(batch.input_ids.defined() && batch.input_ids.dim() == 2, "a causal LM needs input_ids [batch, tokens]");
   const auto t = batch.input_ids.size(1);

@@ -36,6 +36,11 @@ struct Output {
   torch::Tensor features;  // classifiers: what the head reads ([B, hidden]; ViT: the final-norm [CLS])
 };
 
+// The short names of an architecture's attention projections (model.h attention_names).
+struct AttentionNames {
+  std::string query, key, value;
+};
+
 class Model : public torch::nn::Module {
  public:
   explicit Model(io::HfConfig config) : config_(std::move(config)) {}
@@ -54,6 +59,17 @@ class Model : public torch::nn::Module {
   // Every nn::Linear by its HF module name ("model.layers.3.self_attn.q_proj"), in module order.
   std::vector<std::pair<std::string, nn::Linear>> linear_layers();
   nn::Linear linear_layer(const std::string& name);  // error naming `name` when absent
+
+  // Architecture knowledge methods ask for instead of testing model types themselves.
+  // The output layer's module name ("lm_head"; "classifier" for image classifiers, whose head trains
+  // fully beside any adapters).
+  std::string head_layer() const { return kind() == ModelKind::ImageClassifier ? "classifier" : "lm_head"; }
+  // The output layer, or a layer whose weight is the input embedding's (tied).
+  bool is_head(const std::string& layer_name, const nn::Linear& layer) const {
+    return layer->weight_tied() || layer_name == head_layer();
+  }
+  // The short names of the attention projections (GPT-2 fuses all three into "c_attn").
+  AttentionNames attention_names() const;
 
   // Checkpoint rules for loading. The HF base-model prefix ("model", "transformer", "vit"; "" for
   // none): checkpoints saved from the bare base model lack it, and loading adds it back.

@@ -79,7 +79,10 @@ class LinearImpl : public torch::nn::Module {
   const std::vector<LoraAdapter>& adapters() const { return adapters_; }
   std::vector<LoraAdapter>& adapters() { return adapters_; }
 
-  // One observer at a time; setting a second without clearing the first is an error.
+  // One observer at a time; setting a second without clearing the first is an error. One slot on
+  // purpose: MIGU is the only method that observes outputs, and a method that needs another method's
+  // hooks wraps it (method/forwarding-method.h) instead of stacking observers, so the order in which
+  // two observers would see a forward never becomes part of the numbers.
   void observer_set(LinearObserver observer);
   void observer_clear() { observer_ = nullptr; }
 

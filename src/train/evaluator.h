@@ -44,6 +44,7 @@ class Evaluator {
   double perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens);
   // Image tasks predict with `head` (nearest class mean) instead of the model's logits; null = the logits.
   void use_prototypes(const PrototypeHead* head) { prototypes_ = head; }
+  const PrototypeHead* prototypes() const { return prototypes_; }
 
  private:
   TaskScore score_generation(const data::TaskData& task);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "eval/run-result.h"
 #include "io/safetensors.h"
 #include "method/method.h"
 
@@ -20,7 +21,7 @@ struct RunCheckpoint {
   io::TensorMap optimizer; // AdamW::state()
   method::MethodState method;
   io::TensorMap head;      // PrototypeHead::state() of a prototype head (empty otherwise)
-  nlohmann::json results = nlohmann::json::object();  // the rows of R so far, timings, counters
+  eval::RunResult results;  // the rows of R so far, timings, memory (matrix.json's content)
 };
 
 void run_checkpoint_write(const std::string& run_dir, const RunCheckpoint& checkpoint);

@@ -12,7 +12,7 @@ bool empty(const model::Batch& batch) { return !batch.input_ids.defined() && !ba
 
 }  // namespace
 
-StepResult train_step(model::Model& model, method::Method& method, AdamW& optimizer,
+StepResult train_step(model::Model& model, method::Method& method, optim::AdamW& optimizer,
                       const std::function<model::Batch(int64_t)>& micro_batch, int64_t accumulation, double lr,
                       double clip_norm, const std::function<void(double)>& check_loss, dist::Comm* comm) {
   const bool parallel = comm != nullptr && comm->distributed();
@@ -50,7 +50,7 @@ StepResult train_step(model::Model& model, method::Method& method, AdamW& optimi
   result.tokens = static_cast<int64_t>(tokens);
   if (check_loss) check_loss(result.loss);
   method.after_backward(model);
-  result.grad_norm = clip_grad_norm(optimizer.groups(), clip_norm);
+  result.grad_norm = optim::clip_grad_norm(optimizer.groups(), clip_norm);
   method.before_step(model);
   optimizer.step(lr);
   if (parallel && !optimizer.owners().empty()) dist::zero_broadcast(*comm, optimizer);  // ZeRO-1

@@ -9,7 +9,7 @@
 
 #include "dist/comm.h"
 #include "method/method.h"
-#include "train/adamw.h"
+#include "optim/adamw.h"
 
 namespace retain::train {
 
@@ -24,7 +24,7 @@ struct StepResult {
 // weight (the loop stops a run on a non-finite one there). With `comm` of several ranks, the
 // gradients and the method's step statistics are summed over the ranks after backward, so every
 // rank takes the same step; loss and tokens are then those of the global batch.
-StepResult train_step(model::Model& model, method::Method& method, AdamW& optimizer,
+StepResult train_step(model::Model& model, method::Method& method, optim::AdamW& optimizer,
                       const std::function<model::Batch(int64_t)>& micro_batch, int64_t accumulation, double lr,
                       double clip_norm, const std::function<void(double)>& check_loss = nullptr,
                       dist::Comm* comm = nullptr);

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-namespace retain::train {
+namespace retain::optim {
 
 // step counts from 0 (the first update uses lr_at(0, ...)). schedule: "constant" | "cosine".
 double lr_at(int64_t step, int64_t total, int64_t warmup, const std::string& schedule, double base_lr);
 
-}  // namespace retain::train
+}  // namespace retain::optim

@@ -1,13 +1,13 @@
 // adamw.cpp - see adamw.h. The update follows torch/optim/adamw.py (_single_tensor_adamw) line by line.
-#include "train/adamw.h"
+#include "optim/adamw.h"
 
 #include <cmath>
 
 #include "error.h"
 
-namespace retain::train {
+namespace retain::optim {
 
-AdamW::AdamW(std::vector<method::ParamGroup> groups, AdamWOptions options)
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
     : groups_(std::move(groups)), options_(options) {}
 
 void AdamW::zero_grad() {
@@ -109,7 +109,7 @@ void AdamW::load_state(const io::TensorMap& tensors, const std::string& source) 
   }
 }
 
-double clip_grad_norm(const std::vector<method::ParamGroup>& groups, double max_norm) {
+double clip_grad_norm(const std::vector<ParamGroup>& groups, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> norms;
   for (const auto& group : groups) {
@@ -133,4 +133,4 @@ double clip_grad_norm(const std::vector<method::ParamGroup>& groups, double max_
   return total;
 }
 
-}  // namespace retain::train
+}  // namespace retain::optim

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "io/safetensors.h"
-#include "method/method.h"
+#include "optim/param-group.h"
 
-namespace retain::train {
+namespace retain::optim {
 
 struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
@@ -20,12 +20,12 @@ struct AdamWOptions {
 
 class AdamW {
  public:
-  AdamW(std::vector<method::ParamGroup> groups, AdamWOptions options);
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions options);
 
   // One update of every parameter that has a gradient, at learning rate `lr` (times the group's scale).
   void step(double lr);
   void zero_grad();
-  const std::vector<method::ParamGroup>& groups() const { return groups_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
   // Every parameter of the groups in order, and its name; `flat index` below counts in this order.
   std::vector<torch::Tensor> params() const;
   std::vector<std::string> names() const;
@@ -49,7 +49,7 @@ class AdamW {
   void load_state(const io::TensorMap& tensors, const std::string& source);
 
  private:
-  std::vector<method::ParamGroup> groups_;
+  std::vector<ParamGroup> groups_;
   AdamWOptions options_;
   std::map<std::string, Moments> state_;
   std::vector<int64_t> owners_;
@@ -58,6 +58,6 @@ class AdamW {
 
 // The global L2 norm of the gradients of `groups`, after scaling them to at most `max_norm`
 // (torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
-double clip_grad_norm(const std::vector<method::ParamGroup>& groups, double max_norm);
+double clip_grad_norm(const std::vector<ParamGroup>& groups, double max_norm);
 
-}  // namespace retain::train
+}  // namespace retain::optim
