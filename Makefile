@@ -6,7 +6,7 @@ CMAKE_ARGS ?=
 # libgomp starts with one thread unless told otherwise.
 export OMP_NUM_THREADS ?= $(JOBS)
 
-.PHONY: all setup build demo test fuzz clean
+.PHONY: all setup build demo test check fuzz clean
 
 all: build
 
@@ -25,6 +25,10 @@ demo: build
 test: build
 	@bash scripts/fetch-tokenizers.sh $(BUILD)/tokenizers
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Guardrails (CI runs them first): format, include layering, the sanitizer build of the torch-free tests.
+check: setup
+	@bash scripts/check.sh
 
 # Runs the libFuzzer target for the safetensors header parser for SECONDS_TO_RUN (default 600).
 fuzz: setup

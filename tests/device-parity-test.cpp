@@ -43,7 +43,7 @@ TEST_P(DeviceParity, GpuMatchesCpu) {
   torch::NoGradGuard no_grad;
   auto a = cpu->forward(cpu_batch), b = gpu->forward(gpu_batch);
   EXPECT_LT((a.logits - b.logits.cpu()).abs().max().item<double>(), 1e-4);
-  if (a.loss.defined()) EXPECT_LT(std::abs(a.loss.item<double>() - b.loss.item<double>()), 1e-5);
+  if (a.loss.defined()) { EXPECT_LT(std::abs(a.loss.item<double>() - b.loss.item<double>()), 1e-5); }
   if (golden.count("generate.prompt")) {
     model::GenerateOptions options;
     options.max_new_tokens = 8;

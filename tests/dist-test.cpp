@@ -53,7 +53,7 @@ void expect_same_matrix(const std::string& a_dir, const std::string& b_dir) {
   for (size_t t = 0; t < a.R.size(); ++t) {
     for (size_t i = 0; i < a.R[t].size(); ++i) {
       ASSERT_EQ(a.R[t][i].has_value(), b.R[t][i].has_value());
-      if (a.R[t][i]) EXPECT_NEAR(*a.R[t][i], *b.R[t][i], 1e-6) << "R[" << t << "][" << i << "]";
+      if (a.R[t][i]) { EXPECT_NEAR(*a.R[t][i], *b.R[t][i], 1e-6) << "R[" << t << "][" << i << "]"; }
     }
   }
 }

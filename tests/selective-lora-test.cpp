@@ -54,7 +54,7 @@ TEST_P(SelectiveLoraOnFixture, ClosedGatesLeaveOutputsBitIdentical) {
   }
   for (auto [name, layer] : method.layers()) {
     const auto& B = layer->adapter_find("task0")->B;
-    if (B.grad().defined()) EXPECT_EQ(B.grad().abs().max().item<double>(), 0.0) << name;
+    if (B.grad().defined()) { EXPECT_EQ(B.grad().abs().max().item<double>(), 0.0) << name; }
   }
 }
 

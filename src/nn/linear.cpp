@@ -66,7 +66,12 @@ LoraAdapter& LinearImpl::adapter_add(const std::string& name, torch::Tensor A, t
   TORCH_CHECK(A.size(1) == options_.in_features && B.size(0) == options_.out_features, "adapter '", name,
               "': shapes ", A.sizes(), " and ", B.sizes(), " do not fit a linear layer of ",
               options_.in_features, " -> ", options_.out_features);
-  adapters_.push_back(LoraAdapter{name, std::move(A), std::move(B), scale, true});
+  LoraAdapter adapter;
+  adapter.name = name;
+  adapter.A = std::move(A);
+  adapter.B = std::move(B);
+  adapter.scale = scale;
+  adapters_.push_back(std::move(adapter));
   return adapters_.back();
 }
 
