@@ -8,9 +8,9 @@
 // CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets (src/device.cpp).
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <torch/version.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #define RETAIN_TORCH_VERSION (TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR)
 
@@ -26,8 +26,7 @@ using torch::Tensor;
 
 // Scaled dot-product attention. q: [B, H, T, D], k/v: [B, H, S, D] (same head count),
 // mask: additive float broadcastable to [B, H, T, S] or undefined. Softmax in fp32.
-inline Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
-                   double scale) {
+inline Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double scale) {
 #if RETAIN_HAS_SDPA
   if (mask.defined()) {
     return at::scaled_dot_product_attention(q, k, v, mask.to(q.scalar_type()), 0.0, false, scale);

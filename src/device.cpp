@@ -21,7 +21,8 @@ namespace {
 
 torch::Device parse(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (name != "cpu" && name.rfind("cuda", 0) != 0) fail("device", "'", name, "' is not a device (cpu, cuda, cuda:N, auto)");
+  if (name != "cpu" && name.rfind("cuda", 0) != 0)
+    fail("device", "'", name, "' is not a device (cpu, cuda, cuda:N, auto)");
   torch::Device device(torch::kCPU);
   try {
     device = torch::Device(name);
@@ -31,7 +32,8 @@ torch::Device parse(const std::string& name) {
 #if !defined(RETAIN_WITH_CUDA)
   if (device.is_cuda()) no_cuda(name);
 #endif
-  if (device.is_cuda() && (!torch::cuda::is_available() || device.index() >= static_cast<int64_t>(torch::cuda::device_count()))) {
+  if (device.is_cuda() &&
+      (!torch::cuda::is_available() || device.index() >= static_cast<int64_t>(torch::cuda::device_count()))) {
     fail("device", "'", name, "': no such GPU (", torch::cuda::device_count(), " visible)");
   }
   return device;

@@ -31,7 +31,8 @@ TEST_P(PeftFixture, SaveReproducesTheAdapterAndReloads) {
   model::adapter_load(*model, dir);
   const auto out = test::scratch_dir("adapter-save-" + GetParam());
   model::adapter_save(*model, out);
-  EXPECT_TRUE(bytes_of(fs::path(dir) / "adapter_model.safetensors") == bytes_of(fs::path(out) / "adapter_model.safetensors"));
+  EXPECT_TRUE(bytes_of(fs::path(dir) / "adapter_model.safetensors") ==
+              bytes_of(fs::path(out) / "adapter_model.safetensors"));
 
   auto original = io::peft_adapter_read(dir), saved = io::peft_adapter_read(out);
   ASSERT_EQ(original.layers.size(), saved.layers.size());
@@ -128,8 +129,10 @@ AdapterFiles adapter_files(const std::string& tag) {
     files.base = test::fixture_path(name);
     files.dir = test::scratch_dir(tag);
     files.config = {{"peft_type", "LORA"}, {"r", 2}, {"lora_alpha", 4}, {"target_modules", {"q_proj"}}};
-    files.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = torch::ones({2, layer->options().in_features});
-    files.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"] = torch::ones({layer->options().out_features, 2});
+    files.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] =
+        torch::ones({2, layer->options().in_features});
+    files.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"] =
+        torch::ones({layer->options().out_features, 2});
     return files;
   }
   return {};

@@ -18,11 +18,14 @@ using retain::test::error_of;
 
 TEST(HfConfig, BothRopeLayoutsReadTheSame) {
   auto v5 = HfConfig::parse(R"({"model_type":"llama","rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,
-      "factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}})", "v5.json");
+      "factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}})",
+                            "v5.json");
   auto v4 = HfConfig::parse(R"({"model_type":"llama","rope_theta":500000.0,"rope_scaling":{"rope_type":"llama3",
-      "factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}})", "v4.json");
+      "factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}})",
+                            "v4.json");
   auto old = HfConfig::parse(R"({"model_type":"llama","rope_theta":500000.0,"rope_scaling":{"type":"llama3",
-      "factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}})", "old.json");
+      "factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}})",
+                             "old.json");
   for (const auto* config : {&v5, &v4, &old}) {
     auto rope = config->rope();
     EXPECT_EQ(rope.type, "llama3");
@@ -38,18 +41,21 @@ TEST(HfConfig, BothRopeLayoutsReadTheSame) {
 }
 
 TEST(HfConfig, UnsupportedRopeTypeIsRefusedByName) {
-  auto yarn = HfConfig::parse(R"({"model_type":"qwen2","rope_scaling":{"rope_type":"yarn","factor":4.0}})", "dir/config.json");
+  auto yarn =
+      HfConfig::parse(R"({"model_type":"qwen2","rope_scaling":{"rope_type":"yarn","factor":4.0}})", "dir/config.json");
   auto message = error_of([&] { yarn.rope(); });
   EXPECT_NE(message.find("dir/config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("'yarn'"), std::string::npos) << message;
   EXPECT_NE(message.find("llama3"), std::string::npos) << "should list what is supported: " << message;
-  auto incomplete = HfConfig::parse(R"({"model_type":"llama","rope_scaling":{"rope_type":"llama3","factor":8.0}})", "c.json");
+  auto incomplete =
+      HfConfig::parse(R"({"model_type":"llama","rope_scaling":{"rope_type":"llama3","factor":8.0}})", "c.json");
   message = error_of([&] { incomplete.rope(); });
   EXPECT_NE(message.find("low_freq_factor"), std::string::npos) << message;
 }
 
 TEST(HfConfig, ErrorsNameTheFileAndTheKey) {
-  auto config = HfConfig::parse(R"({"model_type":"llama","hidden_size":"64","num_hidden_layers":2.5})", "m/config.json");
+  auto config =
+      HfConfig::parse(R"({"model_type":"llama","hidden_size":"64","num_hidden_layers":2.5})", "m/config.json");
   auto message = error_of([&] { config.get_int("hidden_size"); });
   EXPECT_NE(message.find("m/config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("'hidden_size'"), std::string::npos) << message;
@@ -70,7 +76,8 @@ TEST(HfConfig, UnknownModelTypeAndHeadAreRefusedByName) {
   EXPECT_NE(message.find("model_type 'bert' is not supported"), std::string::npos) << message;
   EXPECT_NE(message.find("llama"), std::string::npos) << message;
   auto classifier = HfConfig::parse(R"({"model_type":"llama","architectures":["LlamaForSequenceClassification"],
-      "vocab_size":8,"hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2})", "s/config.json");
+      "vocab_size":8,"hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2})",
+                                    "s/config.json");
   message = error_of([&] { retain::model::model_create(classifier, torch::TensorOptions()); });
   EXPECT_NE(message.find("LlamaForSequenceClassification"), std::string::npos) << message;
 }

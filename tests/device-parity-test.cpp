@@ -30,10 +30,11 @@ TEST_P(DeviceParity, GpuMatchesCpu) {
   const auto dir = test::fixture_path(GetParam());
   auto golden = io::safetensors_load(dir + "/golden.safetensors").tensors;
   model::Batch cpu_batch, gpu_batch;
-  for (const auto& [key, field] : {std::pair<const char*, torch::Tensor model::Batch::*>{"input_ids", &model::Batch::input_ids},
-                                   {"attention_mask", &model::Batch::attention_mask},
-                                   {"labels", &model::Batch::labels},
-                                   {"pixel_values", &model::Batch::pixel_values}}) {
+  for (const auto& [key, field] :
+       {std::pair<const char*, torch::Tensor model::Batch::*>{"input_ids", &model::Batch::input_ids},
+        {"attention_mask", &model::Batch::attention_mask},
+        {"labels", &model::Batch::labels},
+        {"pixel_values", &model::Batch::pixel_values}}) {
     if (!golden.count(key)) continue;
     cpu_batch.*field = golden.at(key);
     gpu_batch.*field = golden.at(key).to(torch::kCUDA);
@@ -43,7 +44,9 @@ TEST_P(DeviceParity, GpuMatchesCpu) {
   torch::NoGradGuard no_grad;
   auto a = cpu->forward(cpu_batch), b = gpu->forward(gpu_batch);
   EXPECT_LT((a.logits - b.logits.cpu()).abs().max().item<double>(), 1e-4);
-  if (a.loss.defined()) { EXPECT_LT(std::abs(a.loss.item<double>() - b.loss.item<double>()), 1e-5); }
+  if (a.loss.defined()) {
+    EXPECT_LT(std::abs(a.loss.item<double>() - b.loss.item<double>()), 1e-5);
+  }
   if (golden.count("generate.prompt")) {
     model::GenerateOptions options;
     options.max_new_tokens = 8;

@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <sstream>
 
 #include "eval/run-result.h"
@@ -22,7 +22,9 @@ using namespace retain::test;
 
 namespace {
 
-std::string launch(int nproc) { return retain_binary() + " launch --nproc " + std::to_string(nproc) + " -- " + retain_binary(); }
+std::string launch(int nproc) {
+  return retain_binary() + " launch --nproc " + std::to_string(nproc) + " -- " + retain_binary();
+}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -53,7 +55,9 @@ void expect_same_matrix(const std::string& a_dir, const std::string& b_dir) {
   for (size_t t = 0; t < a.R.size(); ++t) {
     for (size_t i = 0; i < a.R[t].size(); ++i) {
       ASSERT_EQ(a.R[t][i].has_value(), b.R[t][i].has_value());
-      if (a.R[t][i]) { EXPECT_NEAR(*a.R[t][i], *b.R[t][i], 1e-6) << "R[" << t << "][" << i << "]"; }
+      if (a.R[t][i]) {
+        EXPECT_NEAR(*a.R[t][i], *b.R[t][i], 1e-6) << "R[" << t << "][" << i << "]";
+      }
     }
   }
 }
@@ -100,8 +104,8 @@ TEST(TwoRanks, TextBatchesWeightTheirTokens) {
   if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
   const auto dir = scratch_dir("dist-text");
   // Batches of 3: slices of 2 and 1 examples, so the ranks' shares are far from equal.
-  const auto common = " run " + quoted(text_stream(dir, tokenizer)) + " --set train.batch_size=3 --set run.out=" +
-                      quoted(dir + "/runs");
+  const auto common = " run " + quoted(text_stream(dir, tokenizer)) +
+                      " --set train.batch_size=3 --set run.out=" + quoted(dir + "/runs");
   ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
   ASSERT_EQ(run_command(launch(2) + common + " --set run.name=two"), 0);
   EXPECT_LT(max_relative_difference(dir + "/runs/one", dir + "/runs/two"), 1e-4);
@@ -118,10 +122,10 @@ TEST(TwoRanks, KilledRankStopsTheOtherAndResumeCompletes) {
     SCOPED_TRACE("killed after " + std::to_string(kill_after) + " steps, resumed on " + std::to_string(resume_nproc));
     const auto name = "killed" + std::to_string(kill_after);
     const auto log = dir + "/" + name + ".log";
-    const int code = std::system(("RETAIN_CRASH_AFTER_STEPS=" + std::to_string(kill_after) + " RETAIN_CRASH_RANK=1 " +
-                                  launch(2) + common + " --set train.zero=1 --set run.name=" + name + " > " +
-                                  quoted(log) + " 2>&1")
-                                     .c_str());
+    const int code =
+        std::system(("RETAIN_CRASH_AFTER_STEPS=" + std::to_string(kill_after) + " RETAIN_CRASH_RANK=1 " + launch(2) +
+                     common + " --set train.zero=1 --set run.name=" + name + " > " + quoted(log) + " 2>&1")
+                        .c_str());
     EXPECT_NE(code, 0);
     const auto output = read_text(log);
     EXPECT_NE(output.find("[launch] rank 1 exited with code 137"), std::string::npos) << output;

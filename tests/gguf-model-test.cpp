@@ -5,9 +5,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -142,8 +142,7 @@ TEST(GgufWriter, FolderToGgufMatchesLlamaCppsConverter) {
       const auto* w = written->find_tensor(t.name);
       ASSERT_NE(w, nullptr) << name << ": " << t.name;
       ASSERT_EQ(w->bytes, t.bytes) << name << ": " << t.name;
-      EXPECT_EQ(std::memcmp(written->tensor_data(*w), reference->tensor_data(t), t.bytes), 0)
-          << name << ": " << t.name;
+      EXPECT_EQ(std::memcmp(written->tensor_data(*w), reference->tensor_data(t), t.bytes), 0) << name << ": " << t.name;
     }
     ++compared;
   }
@@ -193,9 +192,9 @@ TEST(GgufWriter, LlamaCppComputesWhatRetainComputesOnTheFilesItWrites) {
     for (const auto& row : golden["logits"]) rows.push_back(torch::tensor(row.get<std::vector<float>>()));
     const auto want = torch::stack(rows).unsqueeze(0);
     const double scale = want.abs().max().item<double>();
-    const double rounding = type == io::GgmlType::F32 ? 0 : type == io::GgmlType::F16 || type == io::GgmlType::BF16
-                                                            ? std::ldexp(1.0, -11)
-                                                            : 1.0 / 254;
+    const double rounding = type == io::GgmlType::F32                                 ? 0
+                            : type == io::GgmlType::F16 || type == io::GgmlType::BF16 ? std::ldexp(1.0, -11)
+                                                                                      : 1.0 / 254;
     const double tolerance = type == io::GgmlType::F32 ? kGoldenLogitsTolerance : 4 * rounding * scale;
     EXPECT_LE(max_abs_diff(logits, want), tolerance) << name;
     ++compared;
@@ -232,7 +231,7 @@ TEST(GgufWriter, QuantizedOutputHoldsTheQuantizedWeights) {
       EXPECT_FALSE(type != io::GgmlType::F32 && torch::equal(back, w) && w.abs().max().item<double>() > 0.1)
           << type_name << ": " << name << " was not quantized";
     }
-    EXPECT_EQ(io::GgufFile::open(out)->get_int("general.file_type"), type == io::GgmlType::Q8_0 ? 7
+    EXPECT_EQ(io::GgufFile::open(out)->get_int("general.file_type"), type == io::GgmlType::Q8_0   ? 7
                                                                      : type == io::GgmlType::Q4_0 ? 2
                                                                      : type == io::GgmlType::F16  ? 1
                                                                                                   : 32);

@@ -15,8 +15,11 @@ TEST_P(Golden, MatchesReference) {
   auto result = golden_compare(retain::test::fixture_path(GetParam()));
   ASSERT_GE(result.logits_max_abs_diff, 0) << "golden file has no logits";
   EXPECT_LE(result.logits_max_abs_diff, kGoldenLogitsTolerance) << result.model_type;
-  if (result.loss_abs_diff >= 0) { EXPECT_LE(result.loss_abs_diff, kGoldenLossTolerance); }
-  for (const auto& [name, error] : result.grad_rel_diff) EXPECT_LE(error, kGoldenGradTolerance) << "gradient of " << name;
+  if (result.loss_abs_diff >= 0) {
+    EXPECT_LE(result.loss_abs_diff, kGoldenLossTolerance);
+  }
+  for (const auto& [name, error] : result.grad_rel_diff)
+    EXPECT_LE(error, kGoldenGradTolerance) << "gradient of " << name;
   if (result.generation_checked) {
     EXPECT_EQ(result.generated, result.expected);
   }

@@ -125,15 +125,18 @@ TEST(AugmentedTripletLoss, MatchesAHandComputation) {
   auto d = [&](int i, int j) { return (f[i] - f[j]).norm().item<double>(); };
   auto dp = [&](int i) { return (f[i] - prototype[0]).norm().item<double>(); };
   auto hinge = [&](double ap, double an) { return std::max(0.0, ap - an + margin); };
-  const double without = (hinge(d(0, 1), d(0, 2)) + hinge(d(1, 0), d(1, 2)) + hinge(0.0, std::min(d(2, 0), d(2, 1)))) / 3;
+  const double without =
+      (hinge(d(0, 1), d(0, 2)) + hinge(d(1, 0), d(1, 2)) + hinge(0.0, std::min(d(2, 0), d(2, 1)))) / 3;
   const double with = (hinge(d(0, 1), std::min(d(0, 2), dp(0))) + hinge(d(1, 0), std::min(d(1, 2), dp(1))) +
-                       hinge(0.0, std::min({d(2, 0), d(2, 1), dp(2)}))) / 3;
+                       hinge(0.0, std::min({d(2, 0), d(2, 1), dp(2)}))) /
+                      3;
   EXPECT_NEAR(method::augmented_triplet_loss(f, labels, torch::Tensor(), margin).item<double>(), without, 1e-5);
   EXPECT_NEAR(method::augmented_triplet_loss(f, labels, prototype, margin).item<double>(), with, 1e-5);
   EXPECT_GT(with, without);  // the prototype is a nearer negative for the class-0 samples
   // A batch of one class with no prototypes: d_an = d_ap + margin, so the loss is 0.
-  EXPECT_NEAR(method::augmented_triplet_loss(f.narrow(0, 0, 2), labels.narrow(0, 0, 2), torch::Tensor(), margin).item<double>(),
-              0.0, 1e-6);
+  EXPECT_NEAR(
+      method::augmented_triplet_loss(f.narrow(0, 0, 2), labels.narrow(0, 0, 2), torch::Tensor(), margin).item<double>(),
+      0.0, 1e-6);
 }
 
 }  // namespace

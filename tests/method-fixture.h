@@ -12,8 +12,8 @@
 #include "method/method.h"
 #include "model/checkpoint.h"
 #include "model/golden.h"
-#include "test-support.h"
 #include "optim/adamw.h"
+#include "test-support.h"
 #include "train/step.h"
 
 namespace retain::test {
@@ -48,7 +48,9 @@ struct FixtureRun {
   void train(method::Method& method, int steps, double lr, double weight_decay) {
     optim::AdamW optimizer(method.trainable(*model, weight_decay), {});
     model->train();
-    for (int i = 0; i < steps; ++i) train::train_step(*model, method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
+    for (int i = 0; i < steps; ++i)
+      train::train_step(
+          *model, method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
   }
 
   std::map<std::string, torch::Tensor> weights() {

@@ -9,6 +9,7 @@
 
 #include "compat.h"
 #include "data/task-data.h"
+#include "method-fixture.h"
 #include "method/ewc.h"
 #include "method/inflora.h"
 #include "method/lora-family.h"
@@ -17,9 +18,8 @@
 #include "method/osft.h"
 #include "model/checkpoint.h"
 #include "model/golden.h"
-#include "method-fixture.h"
-#include "test-support.h"
 #include "optim/adamw.h"
+#include "test-support.h"
 #include "train/step.h"
 
 namespace {
@@ -332,11 +332,13 @@ TEST_P(MethodsOnFixture, EwcFisherMatchesAFiniteSum) {
     for (const auto& item : params) {
       auto shift = torch::full_like(item.value(), 0.01);
       item.value().add_(shift);
-      if (method.fisher().count(item.key())) expected_penalty += (method.fisher().at(item.key()) * shift.pow(2)).sum().item<double>();
+      if (method.fisher().count(item.key()))
+        expected_penalty += (method.fisher().at(item.key()) * shift.pow(2)).sum().item<double>();
     }
   }
   expected_penalty *= lambda / 2;
-  EXPECT_NEAR(method.penalty(*setup.model, setup.batch, {}).item<double>(), expected_penalty, 1e-5 * expected_penalty + 1e-12);
+  EXPECT_NEAR(method.penalty(*setup.model, setup.batch, {}).item<double>(), expected_penalty,
+              1e-5 * expected_penalty + 1e-12);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MethodsOnFixture, ::testing::ValuesIn(test::model_fixtures()), test_name);

@@ -52,7 +52,8 @@ TEST(PrototypeHead, MeansLogitsAndStateOnTheImageFixtures) {
         const double expected = -(f[i] - p[c]).pow(2).sum().item<double>();
         EXPECT_NEAR(logits[i][c].item<double>(), expected, 1e-5) << fixture;
       }
-      for (int64_t c = 2; c < num_labels; ++c) EXPECT_EQ(logits[i][c].item<float>(), -std::numeric_limits<float>::infinity());
+      for (int64_t c = 2; c < num_labels; ++c)
+        EXPECT_EQ(logits[i][c].item<float>(), -std::numeric_limits<float>::infinity());
     }
     train::PrototypeHead loaded;
     loaded.load_state(head.state());

@@ -40,9 +40,12 @@ TEST(Rope, Llama3KeepsShortWavelengthsAndSlowsLongOnes) {
   auto base = rope_inv_freq(plain, 128), scaled = rope_inv_freq(llama3, 128);
   for (int64_t i = 0; i < base.size(0); ++i) {
     const double f = base[i].item<double>(), g = scaled[i].item<double>(), wavelen = 2 * M_PI / f;
-    if (wavelen < 8192.0 / 4) EXPECT_FLOAT_EQ(g, f) << i;                        // high frequency: unchanged
-    else if (wavelen > 8192.0 / 1) EXPECT_FLOAT_EQ(g, f / 8) << i;               // low frequency: / factor
-    else EXPECT_TRUE(g <= f * (1 + 1e-6) && g >= f / 8 * (1 - 1e-6)) << i;      // in between: interpolated
+    if (wavelen < 8192.0 / 4)
+      EXPECT_FLOAT_EQ(g, f) << i;  // high frequency: unchanged
+    else if (wavelen > 8192.0 / 1)
+      EXPECT_FLOAT_EQ(g, f / 8) << i;  // low frequency: / factor
+    else
+      EXPECT_TRUE(g <= f * (1 + 1e-6) && g >= f / 8 * (1 - 1e-6)) << i;  // in between: interpolated
   }
 }
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -45,9 +45,7 @@ std::string read_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 SafetensorsHeader header_of(const std::string& bytes, const std::string& name) {
   return safetensors_header_parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
@@ -212,8 +210,8 @@ TEST(Safetensors, EveryDtypeRoundTripsExactly) {
       {"bf16", torch::tensor(bf16_bits, i16).view(torch::kBFloat16).reshape({2, 3})},
       {"i64", torch::tensor({std::numeric_limits<int64_t>::min(), int64_t(0), std::numeric_limits<int64_t>::max()},
                             torch::kLong)},
-      {"i32", torch::tensor({std::numeric_limits<int32_t>::min(), -1, std::numeric_limits<int32_t>::max()},
-                            torch::kInt)},
+      {"i32",
+       torch::tensor({std::numeric_limits<int32_t>::min(), -1, std::numeric_limits<int32_t>::max()}, torch::kInt)},
       {"i16", torch::tensor({-32768, 1, 32767}, i16)},
       {"i8", torch::tensor({-128, 0, 127}, torch::kChar)},
       {"u8", torch::tensor({0, 128, 255}, torch::kByte)},
@@ -249,8 +247,8 @@ TEST(Safetensors, EveryDtypeRoundTripsExactly) {
   // The Rust writer's order: I64, F64, F32, I32, BF16, F16, I16, I8, U8, BOOL; then by name.
   std::vector<std::string> order;
   for (const auto& entry : header_of(read_bytes(path), path).tensors) order.push_back(entry.name);
-  EXPECT_EQ(order, (std::vector<std::string>{"i64", "f64", "scalar", "empty", "f32", "i32", "bf16", "f16", "i16",
-                                             "i8", "u8", "bool"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"i64", "f64", "scalar", "empty", "f32", "i32", "bf16", "f16", "i16", "i8",
+                                             "u8", "bool"}));
 }
 
 TEST(Safetensors, SavesNonContiguousTensors) {
@@ -277,7 +275,9 @@ TEST(Safetensors, SaveIsAtomic) {
   safetensors_save(path, {{"a", torch::ones({2})}});
   const std::string before = read_bytes(path);
   // An unsupported dtype fails before anything is written; the old file stays, no temp file is left.
-  EXPECT_HAS(error_of([&] { safetensors_save(path, {{"z", torch::ones({2}, torch::kComplexFloat)}}); }),
+  EXPECT_HAS(error_of([&] {
+               safetensors_save(path, {{"z", torch::ones({2}, torch::kComplexFloat)}});
+             }),
              "tensor 'z' has dtype ComplexFloat");
   EXPECT_HAS(error_of([&] { safetensors_save(path, {{"__metadata__", torch::ones({2})}}); }), "'__metadata__'");
   EXPECT_EQ(read_bytes(path), before);

@@ -18,7 +18,9 @@ using test::options_of;
 
 class SelectiveLoraOnFixture : public ::testing::TestWithParam<std::string> {};
 
-torch::Tensor logits_of(model::Model& model, const model::Batch& batch) { return model.forward(batch).logits.detach().clone(); }
+torch::Tensor logits_of(model::Model& model, const model::Batch& batch) {
+  return model.forward(batch).logits.detach().clone();
+}
 
 void set_scores(method::SelectiveLora& method, double value) {
   torch::NoGradGuard no_grad;
@@ -54,7 +56,9 @@ TEST_P(SelectiveLoraOnFixture, ClosedGatesLeaveOutputsBitIdentical) {
   }
   for (auto [name, layer] : method.layers()) {
     const auto& B = layer->adapter_find("task0")->B;
-    if (B.grad().defined()) { EXPECT_EQ(B.grad().abs().max().item<double>(), 0.0) << name; }
+    if (B.grad().defined()) {
+      EXPECT_EQ(B.grad().abs().max().item<double>(), 0.0) << name;
+    }
   }
 }
 

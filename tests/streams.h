@@ -79,14 +79,17 @@ inline std::string text_stream(const std::string& dir, const std::string& tokeni
       upper << R"({"input": ")" << word << R"(", "output": " )" << word << " " << word << "\"}\n";
     }
   }
-  std::ofstream(dir + "/general.txt") << "The cat sat on the mat.\n\nThe dog ran in the sun.\n\nA tree grew by the sea.\n";
-  std::ofstream(dir + "/stream.toml") << "[run]\nname = \"text\"\nout = \"" << dir << "/runs\"\n"
+  std::ofstream(dir + "/general.txt")
+      << "The cat sat on the mat.\n\nThe dog ran in the sun.\n\nA tree grew by the sea.\n";
+  std::ofstream(dir + "/stream.toml")
+      << "[run]\nname = \"text\"\nout = \"" << dir << "/runs\"\n"
       << "[model]\ninit = \"llama/config.json\"\ntokenizer = \"" << tokenizer << "\"\n"
       << "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-2\nmax_length = 32\n"
       << "[eval]\nmax_new_tokens = 4\ngeneral_text = \"general.txt\"\n"
       << "[[task]]\nname = \"copy\"\nkind = \"generation\"\ntrain = \"copy-train.jsonl\"\ntest = \"copy-test.jsonl\"\n"
       << "template = \"Copy: {input}\\n\"\n"
-      << "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = \"upper-test.jsonl\"\n"
+      << "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = "
+         "\"upper-test.jsonl\"\n"
       << "template = \"Twice: {input}\\n\"\nmetric = \"rouge_l\"\n"
       << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
   return dir + "/stream.toml";

@@ -122,7 +122,8 @@ inline void expect_error_with(const std::function<void()>& body, const std::stri
   } catch (const std::exception& e) {
     const std::string message = e.what();
     EXPECT_EQ(message.rfind(prefix, 0), 0u) << message;
-    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    for (const auto& part : parts)
+      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
     return;
   }
   ADD_FAILURE() << "no error (expected one starting with '" << prefix << "')";

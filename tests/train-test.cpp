@@ -17,14 +17,14 @@
 #include "io/safetensors.h"
 #include "method/baselines.h"
 #include "model/checkpoint.h"
+#include "optim/adamw.h"
+#include "optim/schedule.h"
 #include "streams.h"
 #include "test-support.h"
 #include "tok/tokenizer.h"
-#include "optim/adamw.h"
 #include "train/batches.h"
 #include "train/prototype-head.h"
 #include "train/run-checkpoint.h"
-#include "optim/schedule.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -180,7 +180,9 @@ TEST_P(MethodResume, KilledRunsResumeBitForBit) {
     // The decisions logged after the last task are the uninterrupted run's.
     const auto logged = method_events(run_dir), whole = method_events(dir + "/runs/whole");
     ASSERT_EQ(logged.empty(), whole.empty());
-    if (!whole.empty()) { EXPECT_EQ(logged.back()["state"], whole.back()["state"]); }
+    if (!whole.empty()) {
+      EXPECT_EQ(logged.back()["state"], whole.back()["state"]);
+    }
   }
 }
 
@@ -203,9 +205,11 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Run, LogKeepsWhatTheMethodDecidedAfterEachTask) {
   const auto dir = scratch_dir("train-method-log");
   const auto stream = image_stream(dir, "selective-lora");
-  ASSERT_EQ(run_command(retain_binary() + " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs") +
-                        " --set run.name=run --set method.warmup_steps=4 --set method.sparsity=20 --set method.score_init=0.11"),
-            0);
+  ASSERT_EQ(
+      run_command(
+          retain_binary() + " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs") +
+          " --set run.name=run --set method.warmup_steps=4 --set method.sparsity=20 --set method.score_init=0.11"),
+      0);
   const auto events = method_events(dir + "/runs/run");
   ASSERT_EQ(events.size(), 2u);
   for (size_t t = 0; t < events.size(); ++t) {
@@ -234,7 +238,8 @@ TEST(Resume, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
   const auto checkpoint = train::run_checkpoint_read(dir + "/runs/nan");
   ASSERT_TRUE(checkpoint.has_value());
   EXPECT_FALSE(checkpoint->model.empty());
-  for (const auto& [name, tensor] : checkpoint->model) EXPECT_TRUE(torch::isfinite(tensor).all().template item<bool>()) << name;
+  for (const auto& [name, tensor] : checkpoint->model)
+    EXPECT_TRUE(torch::isfinite(tensor).all().template item<bool>()) << name;
 }
 
 // [retention]: the pretraining task's class means are taken under the starting model and kept in
@@ -244,9 +249,10 @@ TEST(Resume, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
 TEST(Run, RetentionScoresThePretrainingTaskAgainstTheStartingMeans) {
   const auto dir = scratch_dir("train-retention");
   const auto stream = image_stream(dir, "seqft");
-  std::ofstream(stream, std::ios::app) << "[retention]\nname = \"corners\"\nkind = \"image-classification\"\n"
-                                       << "train = \"train-images\"\ntrain_labels = \"train-labels\"\n"
-                                       << "test = \"test-images\"\ntest_labels = \"test-labels\"\nclasses = [0, 1, 2, 3]\n";
+  std::ofstream(stream, std::ios::app)
+      << "[retention]\nname = \"corners\"\nkind = \"image-classification\"\n"
+      << "train = \"train-images\"\ntrain_labels = \"train-labels\"\n"
+      << "test = \"test-images\"\ntest_labels = \"test-labels\"\nclasses = [0, 1, 2, 3]\n";
   const auto out = " --set run.out=" + quoted(dir + "/runs");
   ASSERT_EQ(run_command(retain_binary() + " run " + quoted(stream) + out + " --set run.name=whole"), 0);
   const auto whole = eval::run_result_read(dir + "/runs/whole/matrix.json");
@@ -291,11 +297,16 @@ TEST(Run, RetentionScoresThePretrainingTaskAgainstTheStartingMeans) {
 // A malformed data line stops the run before anything is trained or written, naming file and line.
 TEST(Run, MalformedLineStopsBeforeTraining) {
   const auto dir = scratch_dir("train-malformed");
-  std::ofstream(dir + "/good.jsonl") << R"({"input": "a", "output": " b"})" << "\n";
-  std::ofstream(dir + "/bad.jsonl") << R"({"input": "a", "output": " b"})" << "\n" << R"({"input": "a"})" << "\n";
+  std::ofstream(dir + "/good.jsonl") << R"({"input": "a", "output": " b"})"
+                                     << "\n";
+  std::ofstream(dir + "/bad.jsonl") << R"({"input": "a", "output": " b"})"
+                                    << "\n"
+                                    << R"({"input": "a"})"
+                                    << "\n";
   fs::create_directories(dir + "/llama");
   std::ofstream(dir + "/llama/config.json") << "{}";
-  std::ofstream(dir + "/stream.toml") << "[run]\nname = \"r\"\nout = \"" << dir << "/runs\"\n[model]\ninit = \"llama/config.json\"\n"
+  std::ofstream(dir + "/stream.toml")
+      << "[run]\nname = \"r\"\nout = \"" << dir << "/runs\"\n[model]\ninit = \"llama/config.json\"\n"
       << "[[task]]\nname = \"ok\"\nkind = \"generation\"\ntrain = \"good.jsonl\"\ntest = \"good.jsonl\"\n"
       << "[[task]]\nname = \"broken\"\nkind = \"generation\"\ntrain = \"bad.jsonl\"\ntest = \"good.jsonl\"\n";
   auto config = config::stream_config_load(dir + "/stream.toml");
@@ -330,7 +341,9 @@ TEST(Run, TextStreamOnADecoderEndToEnd) {
   for (int t = 0; t < 3; ++t) {
     for (int i = 0; i <= t; ++i) {
       ASSERT_TRUE(result.R[t][i].has_value()) << t << "," << i;
-      if (i < 2) { EXPECT_TRUE(*result.R[t][i] >= 0 && *result.R[t][i] <= 100); }
+      if (i < 2) {
+        EXPECT_TRUE(*result.R[t][i] >= 0 && *result.R[t][i] <= 100);
+      }
     }
   }
   EXPECT_GT(*result.R[2][2], 1.0);  // a perplexity
@@ -376,8 +389,8 @@ TEST(Run, AdapterMethodsSaveOnePeftFolderPerTask) {
   const auto tokenizer = llama2_tokenizer();
   if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
   const auto dir = scratch_dir("train-adapters");
-  auto config = config::stream_config_load(text_stream(dir, tokenizer),
-                                           {"method.name=o-lora", "method.rank=4", "model.save=adapters", "train.lr=1e-3"});
+  auto config = config::stream_config_load(
+      text_stream(dir, tokenizer), {"method.name=o-lora", "method.rank=4", "model.save=adapters", "train.lr=1e-3"});
   const auto run_dir = train::run_stream(config, {});
   for (const char* task : {"copy", "twice", "text"}) {
     const auto adapter = io::peft_adapter_read(run_dir + "/adapters/" + task);

@@ -13,8 +13,8 @@
 #include "method/treelora.h"
 #include "model/checkpoint.h"
 #include "model/golden.h"
-#include "test-support.h"
 #include "optim/adamw.h"
+#include "test-support.h"
 #include "train/step.h"
 
 namespace {
@@ -28,7 +28,8 @@ const auto test_name = test::param_name<::testing::TestParamInfo<std::string>>;
 torch::Tensor vec(std::vector<float> values) { return torch::tensor(values); }
 
 // A hand-built tree node (left = right = -1: a leaf).
-TreeNode tree_node(int64_t depth, std::vector<int64_t> tasks, int64_t left = -1, int64_t right = -1, double median = 0) {
+TreeNode tree_node(int64_t depth, std::vector<int64_t> tasks, int64_t left = -1, int64_t right = -1,
+                   double median = 0) {
   TreeNode node;
   node.depth = depth;
   node.tasks = std::move(tasks);
@@ -268,7 +269,8 @@ TEST(TreeLoraBandit, ReferenceDrawsAreSeeded) {
   Bandit bandit(3, 2);
   bandit.update(0, 0, 1.0);
   bandit.update(1, 1, 2.0);
-  TaskTree tree = method::tree_build({{vec({1, 0}), vec({0, 1})}, {vec({0, 1}), vec({1, 0})}, {vec({1, 1}), vec({1, 1})}});
+  TaskTree tree =
+      method::tree_build({{vec({1, 0}), vec({0, 1})}, {vec({0, 1}), vec({1, 0})}, {vec({1, 1}), vec({1, 1})}});
   const auto once = method::reference_choose(bandit, tree, 8, 2, 42);
   EXPECT_EQ(method::reference_choose(bandit, tree, 8, 2, 42), once);
   ASSERT_EQ(once.size(), 2u);
@@ -347,7 +349,9 @@ struct TreeLoraRun {
   void train(int64_t steps, double lr = 1e-2) {
     optim::AdamW optimizer(method->trainable(*model, 0.0), {});
     model->train();
-    for (int64_t i = 0; i < steps; ++i) train::train_step(*model, *method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
+    for (int64_t i = 0; i < steps; ++i)
+      train::train_step(
+          *model, *method, optimizer, [&](int64_t) { return batch; }, 1, lr, 1.0);
   }
 
   // Copies of the adapter's A and B per target layer.
@@ -440,7 +444,8 @@ TEST_P(TreeLoraOnFixture, PaperModeKeepsTheGradientsOfTheFarthestLayersOnly) {
   for (int64_t d = 0; d < D; ++d) {
     EXPECT_EQ(method.chosen()[d], 0);
     const auto& A = layers[d].second->adapter_find("default")->A;
-    distances.push_back((A.detach().reshape({-1}) - method.summaries()[0][d]).abs().to(torch::kDouble).mean().item<double>());
+    distances.push_back(
+        (A.detach().reshape({-1}) - method.summaries()[0][d]).abs().to(torch::kDouble).mean().item<double>());
     EXPECT_NEAR(method.distances()[d], distances[d], 1e-6 * distances[d] + 1e-9) << layers[d].first;
   }
   auto sorted = distances;
@@ -465,7 +470,8 @@ TEST_P(TreeLoraOnFixture, PaperModeKeepsTheGradientsOfTheFarthestLayersOnly) {
   optimizer.step(1e-2);
   for (int64_t d = 0; d < D; ++d) {
     const auto* adapter = layers[d].second->adapter_find("default");
-    const bool kept_depth = std::find(method.kept_depths().begin(), method.kept_depths().end(), d) != method.kept_depths().end();
+    const bool kept_depth =
+        std::find(method.kept_depths().begin(), method.kept_depths().end(), d) != method.kept_depths().end();
     const bool same = torch::equal(adapter->A, before[d].first) && torch::equal(adapter->B, before[d].second);
     EXPECT_EQ(same, !kept_depth) << layers[d].first;
   }

@@ -36,7 +36,8 @@ std::shared_ptr<model::Model> load(const BenchOptions& o) {
 }
 
 model::Batch synthetic_batch(const model::Model& model, const BenchOptions& o) {
-  if (model.kind() == model::ModelKind::ImageClassifier) fail("bench", "bench methods measures language models; got an image classifier");
+  if (model.kind() == model::ModelKind::ImageClassifier)
+    fail("bench", "bench methods measures language models; got an image classifier");
   const auto vocab = model.config().get_int("vocab_size");
   torch::manual_seed(0);
   model::Batch batch;
@@ -68,7 +69,8 @@ Timing time_method(const std::string& name, const BenchOptions& o) {
   method->begin_task(*model, context(0));
   {
     optim::AdamW optimizer(method->trainable(*model, 0.0), {});
-    train::train_step(*model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
+    train::train_step(
+        *model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
   }
   Timing timing;
   auto start = Clock::now();
@@ -78,7 +80,8 @@ Timing time_method(const std::string& name, const BenchOptions& o) {
   optim::AdamW optimizer(method->trainable(*model, 0.01), {});
   for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
     if (i == o.warmup) start = Clock::now();
-    train::train_step(*model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
+    train::train_step(
+        *model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
   }
   timing.step_seconds = seconds_since(start) / static_cast<double>(o.steps);
   return timing;
@@ -98,7 +101,8 @@ void compare_svd(const BenchOptions& o) {
   const auto R = std::min(w.size(0), w.size(1));
   std::printf("\nOSFT top-k SVD of %s [%lld x %lld], randomized (oversample 8, 2 power iterations) vs full:\n",
               largest_name.c_str(), static_cast<long long>(w.size(0)), static_cast<long long>(w.size(1)));
-  std::printf("| k | full (s) | randomized (s) | max rel. error of s | ||P - P'||_F / sqrt(k) |\n|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "| k | full (s) | randomized (s) | max rel. error of s | ||P - P'||_F / sqrt(k) |\n|---:|---:|---:|---:|---:|\n");
   // OSFT's default k (unfreeze_rank_ratio 0.25) and a small k, where a randomized SVD pays off.
   for (const auto k : {std::max<int64_t>(1, 3 * R / 4), std::max<int64_t>(1, R / 16)}) {
     method::OsftSettings full, randomized;
@@ -110,27 +114,31 @@ void compare_svd(const BenchOptions& o) {
     const auto approx = method::osft_top_singular(w, k, randomized, 1);
     const double randomized_seconds = seconds_since(start);
     const double s_error = ((approx.s - exact.s).abs() / exact.s).max().item<double>();
-    const double subspace = (torch::matmul(approx.U, approx.U.t()) - torch::matmul(exact.U, exact.U.t())).norm().item<double>() /
-                            std::sqrt(static_cast<double>(k));
-    std::printf("| %lld | %.3f | %.3f | %.2e | %.2e |\n", static_cast<long long>(k), full_seconds, randomized_seconds, s_error, subspace);
+    const double subspace =
+        (torch::matmul(approx.U, approx.U.t()) - torch::matmul(exact.U, exact.U.t())).norm().item<double>() /
+        std::sqrt(static_cast<double>(k));
+    std::printf("| %lld | %.3f | %.3f | %.2e | %.2e |\n", static_cast<long long>(k), full_seconds, randomized_seconds,
+                s_error, subspace);
   }
 }
 
 int bench_methods(const BenchOptions& o) {
-  if (o.model_dir.empty() == o.init_config.empty()) fail("bench", "bench methods needs one of --model DIR or --init CONFIG");
+  if (o.model_dir.empty() == o.init_config.empty())
+    fail("bench", "bench methods needs one of --model DIR or --init CONFIG");
   config::Options list_options("bench", "bench");
   list_options.set("methods", o.methods);
   auto names = list_options.get_names("methods", "");
   if (names.empty() || names.front() != "seqft") names.insert(names.begin(), "seqft");
-  std::printf("%d threads; batch %lld x %lld tokens; %lld timed steps after %lld warm-up steps\n\n", torch::get_num_threads(),
-              static_cast<long long>(o.batch), static_cast<long long>(o.length), static_cast<long long>(o.steps),
-              static_cast<long long>(o.warmup));
+  std::printf("%d threads; batch %lld x %lld tokens; %lld timed steps after %lld warm-up steps\n\n",
+              torch::get_num_threads(), static_cast<long long>(o.batch), static_cast<long long>(o.length),
+              static_cast<long long>(o.steps), static_cast<long long>(o.warmup));
   std::printf("| method | ms / step | x SeqFT | task boundary (s) |\n|---|---:|---:|---:|\n");
   double baseline = 0;
   for (const auto& name : names) {
     const auto t = time_method(name, o);
     if (name == "seqft") baseline = t.step_seconds;
-    std::printf("| %s | %.1f | %.3f | %.3f |\n", name.c_str(), 1e3 * t.step_seconds, t.step_seconds / baseline, t.boundary_seconds);
+    std::printf("| %s | %.1f | %.3f | %.3f |\n", name.c_str(), 1e3 * t.step_seconds, t.step_seconds / baseline,
+                t.boundary_seconds);
     std::fflush(stdout);
   }
   compare_svd(o);
@@ -141,7 +149,8 @@ int bench_methods(const BenchOptions& o) {
 
 void add_bench_methods(CLI::App& bench, std::function<int()>& run_if_parsed) {
   auto o = std::make_shared<BenchOptions>();
-  auto* methods = bench.add_subcommand("methods", "per-step overhead of each method over SeqFT on one model, in one process");
+  auto* methods =
+      bench.add_subcommand("methods", "per-step overhead of each method over SeqFT on one model, in one process");
   methods->add_option("--model", o->model_dir, "a Hugging Face model folder");
   methods->add_option("--init", o->init_config, "a config.json to build a freshly initialised model from");
   methods->add_option("--methods", o->methods, "comma-separated method names (SeqFT is always measured first)");

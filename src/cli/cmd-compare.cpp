@@ -25,7 +25,8 @@ Command add_compare(CLI::App& app) {
   auto* sub = app.add_subcommand("compare", "compare the metrics of several runs in one Markdown table");
   sub->add_option("RUN_DIR", options->dirs, "run folders holding matrix.json")->required();
   sub->add_option("--out", options->out, "also write the table to this file");
-  sub->add_flag("--by-seed", options->by_seed, "one row per group of runs named <group>-seed<N>: mean ± sd over the seeds");
+  sub->add_flag("--by-seed", options->by_seed,
+                "one row per group of runs named <group>-seed<N>: mean ± sd over the seeds");
   return {sub, [options] {
             std::vector<std::pair<std::string, eval::RunResult>> runs;
             for (const auto& dir : options->dirs) {

@@ -55,9 +55,11 @@ Command add_data(CLI::App& app) {
   prepare->add_option("--out", options->prepare.out, "the folder to write (created whole, or not at all)")->required();
   prepare->add_option("--seed", options->prepare.seed, "which examples land in which split, and their order")
       ->default_val(0);
-  prepare->add_option("--max-train", options->prepare.max_train, "training examples per task (0 = the builder's default)")
+  prepare
+      ->add_option("--max-train", options->prepare.max_train, "training examples per task (0 = the builder's default)")
       ->default_val(0);
-  prepare->add_option("--max-valid", options->prepare.max_valid, "validation examples per task (0 = half of --max-test)")
+  prepare
+      ->add_option("--max-valid", options->prepare.max_valid, "validation examples per task (0 = half of --max-test)")
       ->default_val(0);
   prepare->add_option("--max-test", options->prepare.max_test, "test examples per task (0 = the builder's default)")
       ->default_val(0);

@@ -32,11 +32,14 @@ struct Options {
 
 int run_demo(const Options& o) {
   if (!fs::exists(fs::path(kFashionMnist) / "train-images-idx3-ubyte.gz")) {
-    fail("demo", kFashionMnist, ": Fashion-MNIST is missing; install it with: apt-get install dataset-fashion-mnist "
+    fail("demo", kFashionMnist,
+         ": Fashion-MNIST is missing; install it with: apt-get install dataset-fashion-mnist "
          "(make setup does)");
   }
-  std::printf("retain demo: class-incremental Split Fashion-MNIST, 5 tasks x 2 classes, %ld training images each;\n"
-              "a 2-layer ViT (width 64) trained from scratch; methods: ", static_cast<long>(o.max_train));
+  std::printf(
+      "retain demo: class-incremental Split Fashion-MNIST, 5 tasks x 2 classes, %ld training images each;\n"
+      "a 2-layer ViT (width 64) trained from scratch; methods: ",
+      static_cast<long>(o.max_train));
   for (const auto& m : o.methods) std::printf("%s ", m.c_str());
   std::printf("\nstream: %s\n\n", kStream);
 

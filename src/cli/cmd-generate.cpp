@@ -60,9 +60,12 @@ void special_ids(const std::string& dir, const io::HfConfig& config, model::Gene
 
 int run_generate(const Options& o) {
   model::LoadOptions load;
-  if (o.dtype == "float32" || o.dtype == "fp32") load.dtype = torch::kFloat;
-  else if (o.dtype == "bfloat16" || o.dtype == "bf16") load.dtype = torch::kBFloat16;
-  else fail("generate", "--dtype '", o.dtype, "' is not supported (float32, bfloat16)");
+  if (o.dtype == "float32" || o.dtype == "fp32")
+    load.dtype = torch::kFloat;
+  else if (o.dtype == "bfloat16" || o.dtype == "bf16")
+    load.dtype = torch::kBFloat16;
+  else
+    fail("generate", "--dtype '", o.dtype, "' is not supported (float32, bfloat16)");
   load.device = device::parse(o.device);
   auto model = model::model_load(o.dir, load);
   if (!o.adapter.empty()) model::adapter_load(*model, o.adapter);
@@ -89,7 +92,8 @@ int run_generate(const Options& o) {
 
   const int64_t skip = model->kind() == model::ModelKind::CausalLM ? input.size(1) : 1;
   std::vector<int32_t> generated;
-  for (int64_t i = skip; i < output.size(1); ++i) generated.push_back(static_cast<int32_t>(output[0][i].item<int64_t>()));
+  for (int64_t i = skip; i < output.size(1); ++i)
+    generated.push_back(static_cast<int32_t>(output[0][i].item<int64_t>()));
   std::string json = "[";
   for (size_t i = 0; i < generated.size(); ++i) json += (i ? ", " : "") + std::to_string(generated[i]);
   std::printf("ids: %s]\n", json.c_str());
@@ -107,7 +111,9 @@ Command add_generate(CLI::App& app) {
   auto* ids = sub->add_option("--prompt-ids", o->prompt_ids, "prompt as comma-separated token ids");
   text->excludes(ids);
   sub->add_option("--tokenizer", o->tokenizer, "tokenizer.json or folder (default: MODEL_DIR)");
-  sub->add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--adapter", o->adapter, "a PEFT LoRA adapter folder to apply");
   sub->add_option("--dtype", o->dtype, "float32 or bfloat16")->capture_default_str();
   sub->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();

@@ -21,10 +21,28 @@ namespace retain::cli {
 namespace {
 
 // The size fields of the supported architectures, under their various config names.
-const char* kSizeKeys[] = {"vocab_size", "hidden_size", "n_embd", "d_model", "intermediate_size", "n_inner", "d_ff",
-                           "num_hidden_layers", "n_layer", "num_layers", "num_decoder_layers", "num_attention_heads",
-                           "n_head", "num_heads", "num_key_value_heads", "head_dim", "d_kv", "max_position_embeddings",
-                           "n_positions", "image_size", "patch_size", "num_channels"};
+const char* kSizeKeys[] = {"vocab_size",
+                           "hidden_size",
+                           "n_embd",
+                           "d_model",
+                           "intermediate_size",
+                           "n_inner",
+                           "d_ff",
+                           "num_hidden_layers",
+                           "n_layer",
+                           "num_layers",
+                           "num_decoder_layers",
+                           "num_attention_heads",
+                           "n_head",
+                           "num_heads",
+                           "num_key_value_heads",
+                           "head_dim",
+                           "d_kv",
+                           "max_position_embeddings",
+                           "n_positions",
+                           "image_size",
+                           "patch_size",
+                           "num_channels"};
 
 // Tensor count, parameters and element counts by storage type.
 struct TensorSummary {
@@ -114,10 +132,12 @@ void print_info(const nlohmann::json& info) {
   for (const auto& [dtype, count] : info["dtypes"].items()) {
     std::printf("  dtype          %s: %s\n", dtype.c_str(), with_commas(count.get<int64_t>()).c_str());
   }
-  std::printf("  tied embedding %s\n", info["tied_word_embeddings"].get<bool>() ? "yes (lm_head shares the input embedding)" : "no");
+  std::printf("  tied embedding %s\n",
+              info["tied_word_embeddings"].get<bool>() ? "yes (lm_head shares the input embedding)" : "no");
   if (info.contains("gguf")) std::printf("  gguf           %s\n", info["gguf"].dump().c_str());
   if (info.contains("rope")) std::printf("  rope           %s\n", info["rope"].dump().c_str());
-  for (const auto& [key, value] : info["config"].items()) std::printf("  %-14s %s\n", key.c_str(), value.dump().c_str());
+  for (const auto& [key, value] : info["config"].items())
+    std::printf("  %-14s %s\n", key.c_str(), value.dump().c_str());
 }
 
 }  // namespace
@@ -129,7 +149,8 @@ Command add_info(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   auto* sub = app.add_subcommand("info", "architecture, parameter count, dtypes and tied weights of a model folder");
-  sub->add_option("MODEL_DIR", options->dir, "a Hugging Face model folder (config.json + safetensors), or a .gguf file")->required();
+  sub->add_option("MODEL_DIR", options->dir, "a Hugging Face model folder (config.json + safetensors), or a .gguf file")
+      ->required();
   sub->add_flag("--json", options->json, "print JSON instead of text");
   return {sub, [options] {
             auto info = model_info(options->dir);

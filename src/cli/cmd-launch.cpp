@@ -101,7 +101,8 @@ Command add_launch(CLI::App& app) {
   cmd->add_option("--nnodes", o->nnodes, "machines taking part (default 1)");
   cmd->add_option("--node-rank", o->node_rank, "this machine's index among them (default 0)");
   cmd->add_option("--master-addr", o->master_addr, "address of the machine with node rank 0 (default 127.0.0.1)");
-  cmd->add_option("--master-port", o->master_port, "its rendezvous port (default: a free one; required with --nnodes > 1)");
+  cmd->add_option("--master-port", o->master_port,
+                  "its rendezvous port (default: a free one; required with --nnodes > 1)");
   cmd->add_option("--grace", o->grace, "seconds the other ranks get to stop after one fails (default 30)");
   cmd->add_option("command", o->command, "the command each process runs, after --")->required();
   return {cmd, [o]() { return launch(*o); }};

@@ -29,9 +29,8 @@ Command add_launch(CLI::App& app);
 void add_bench_methods(CLI::App& bench, std::function<int()>& run);
 
 inline std::vector<Command> all_commands(CLI::App& app) {
-  return {add_run(app),      add_data(app),  add_report(app), add_compare(app), add_info(app),
-          add_convert(app), add_tokenize(app), add_generate(app), add_bench(app), add_demo(app),  add_parity(app),
-          add_launch(app)};
+  return {add_run(app),      add_data(app),     add_report(app), add_compare(app), add_info(app),   add_convert(app),
+          add_tokenize(app), add_generate(app), add_bench(app),  add_demo(app),    add_parity(app), add_launch(app)};
 }
 
 }  // namespace retain::cli

@@ -17,9 +17,8 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"retain: continual fine-tuning of pretrained transformers without forgetting"};
   app.require_subcommand(1);
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("error: [cli] ") + e.what() + " (see --help)\n";
-  });
+  app.failure_message(
+      [](const CLI::App*, const CLI::Error& e) { return std::string("error: [cli] ") + e.what() + " (see --help)\n"; });
   app.set_version_flag("--version", std::string("retain 0.1 (libtorch ") + TORCH_VERSION + ")");
   std::vector<retain::cli::Command> commands = retain::cli::all_commands(app);
   try {

@@ -4,8 +4,8 @@
 // checks as the file, and each error names where the offending value came from: the file or the --set.
 #include "config/stream-config.h"
 
-#include <cstdint>
 #include <toml++/toml.h>
+#include <cstdint>
 
 #include <algorithm>
 #include <charconv>
@@ -501,7 +501,8 @@ StreamConfig stream_read(const toml::table& root, const Origins& origins, const 
   for (const auto& entry : root) {
     const std::string key(entry.first.str());
     if (!contains(kSections, key)) {
-      fail("config", origins.source, ": no section [", key, "] (sections: run, model, method, train, [[task]], eval, retention)");
+      fail("config", origins.source, ": no section [", key,
+           "] (sections: run, model, method, train, [[task]], eval, retention)");
     }
   }
   const auto section = [&](const std::string& name) {

@@ -24,36 +24,36 @@ struct RunConfig {
 };
 
 struct ModelConfig {
-  std::string path;             // Hugging Face model folder (config.json + safetensors); or
-  std::string init;             // a config.json to build a randomly initialised model from
-  std::string tokenizer;        // tokenizer.json / folder / encoder.json (default: `path` when it has one)
-  std::string dtype = "auto";   // auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
-  std::string save = "full";    // full (HF safetensors) | gguf | adapters (PEFT) | none: what the run writes at the end
+  std::string path;            // Hugging Face model folder (config.json + safetensors); or
+  std::string init;            // a config.json to build a randomly initialised model from
+  std::string tokenizer;       // tokenizer.json / folder / encoder.json (default: `path` when it has one)
+  std::string dtype = "auto";  // auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
+  std::string save = "full";   // full (HF safetensors) | gguf | adapters (PEFT) | none: what the run writes at the end
   std::string gguf_type = "f32";  // save = "gguf": the matrices' type (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1)
 };
 
 struct MethodConfig {
-  std::string name = "seqft";   // seqft | replay | joint | ... (the method registry lists them)
-  Options options;              // every other key of [method], read and checked by the method itself
+  std::string name = "seqft";  // seqft | replay | joint | ... (the method registry lists them)
+  Options options;             // every other key of [method], read and checked by the method itself
 };
 
 struct TrainConfig {
-  int64_t epochs = 1;             // passes over each task's training set
-  int64_t max_steps = 0;          // optimizer steps per task; 0 = epochs decide
-  int64_t batch_size = 8;         // examples per micro-batch
-  int64_t grad_accum = 1;         // micro-batches per optimizer step
+  int64_t epochs = 1;      // passes over each task's training set
+  int64_t max_steps = 0;   // optimizer steps per task; 0 = epochs decide
+  int64_t batch_size = 8;  // examples per micro-batch
+  int64_t grad_accum = 1;  // micro-batches per optimizer step
   double lr = 1e-4;
-  double weight_decay = 0.0;      // AdamW decoupled decay; never on biases, norms and embeddings' positions
+  double weight_decay = 0.0;  // AdamW decoupled decay; never on biases, norms and embeddings' positions
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
   std::string schedule = "constant";  // constant | cosine (per task, after warm-up)
-  double warmup_ratio = 0.0;      // fraction of each task's steps spent warming up linearly from 0
-  double clip_norm = 1.0;         // global gradient norm clip; 0 = off
-  int64_t max_length = 256;       // tokens per example (prompt + answer), longer ones are cut
-  int64_t checkpoint_every = 0;   // optimizer steps between mid-task checkpoints; 0 = only after each task
-  int64_t log_every = 10;         // optimizer steps between log.jsonl lines / plain progress lines
-  int64_t zero = 0;               // data-parallel ranks: 1 = ZeRO-1 (AdamW moments split over the ranks)
+  double warmup_ratio = 0.0;          // fraction of each task's steps spent warming up linearly from 0
+  double clip_norm = 1.0;             // global gradient norm clip; 0 = off
+  int64_t max_length = 256;           // tokens per example (prompt + answer), longer ones are cut
+  int64_t checkpoint_every = 0;       // optimizer steps between mid-task checkpoints; 0 = only after each task
+  int64_t log_every = 10;             // optimizer steps between log.jsonl lines / plain progress lines
+  int64_t zero = 0;                   // data-parallel ranks: 1 = ZeRO-1 (AdamW moments split over the ranks)
   // Image classifiers. linear: one head over every class; per-task: each task trains only its own
   // classes' logits, prediction is over all classes seen; prototype: trained as per-task, predicts
   // the nearest class mean of the final [CLS] features (stored after each task, exemplar-free).
@@ -66,32 +66,32 @@ struct TrainConfig {
 //   image-classification IDX images + labels (Fashion-MNIST layout), the examples whose label is in `classes`
 //   text                 plain UTF-8 text (causal-LM loss, continual pre-training); scored by perplexity
 struct TaskConfig {
-  std::string name;                // required, unique
-  std::string kind;                // required: generation | text-classification | image-classification | text
-  std::string train;               // file (JSONL, text, or IDX images)
-  std::string test;                // file; required except for kind = text (then `valid` or none)
-  std::string valid;               // optional held-out split (learning-rate tuning, never the test set)
-  std::string train_labels;        // image-classification: IDX labels of `train`
-  std::string test_labels;         // image-classification: IDX labels of `test`
-  std::vector<int64_t> classes;    // image-classification: the labels this task trains on
+  std::string name;                     // required, unique
+  std::string kind;                     // required: generation | text-classification | image-classification | text
+  std::string train;                    // file (JSONL, text, or IDX images)
+  std::string test;                     // file; required except for kind = text (then `valid` or none)
+  std::string valid;                    // optional held-out split (learning-rate tuning, never the test set)
+  std::string train_labels;             // image-classification: IDX labels of `train`
+  std::string test_labels;              // image-classification: IDX labels of `test`
+  std::vector<int64_t> classes;         // image-classification: the labels this task trains on
   std::string template_ = "{input}\n";  // key `template`: prompt; {input} or {text} is replaced
-  std::string metric;              // exact_match | accuracy | rouge_l | perplexity (default by kind)
-  int64_t max_train = 0;           // cap on training examples (first N after the seeded shuffle); 0 = all
-  int64_t max_test = 0;            // cap on test examples; 0 = all
-  int64_t max_new_tokens = 0;      // generation length at evaluation; 0 = [eval].max_new_tokens
+  std::string metric;                   // exact_match | accuracy | rouge_l | perplexity (default by kind)
+  int64_t max_train = 0;                // cap on training examples (first N after the seeded shuffle); 0 = all
+  int64_t max_test = 0;                 // cap on test examples; 0 = all
+  int64_t max_new_tokens = 0;           // generation length at evaluation; 0 = [eval].max_new_tokens
 };
 
 struct EvalConfig {
   int64_t batch_size = 16;
   int64_t max_new_tokens = 32;
-  bool forward_transfer = true;    // also score the next task and the base model (for FWT)
-  std::string general_text;        // held-out plain text: perplexity before and after the stream
+  bool forward_transfer = true;        // also score the next task and the base model (for FWT)
+  std::string general_text;            // held-out plain text: perplexity before and after the stream
   int64_t general_max_tokens = 20000;  // tokens of general_text scored
-  std::string split = "test";      // "valid": score every task on its held-out split (tuning)
+  std::string split = "test";          // "valid": score every task on its held-out split (tuning)
 };
 
 struct StreamConfig {
-  std::string source;              // the stream file this came from (for error messages)
+  std::string source;  // the stream file this came from (for error messages)
   RunConfig run;
   ModelConfig model;
   MethodConfig method;
@@ -107,8 +107,7 @@ struct StreamConfig {
 // Reads and checks a stream file; `overrides` are "key=value" strings applied before checking.
 StreamConfig stream_config_load(const std::string& path, const std::vector<std::string>& overrides = {});
 // Parses stream text as if read from `source` (relative paths resolve against `base_dir`).
-StreamConfig stream_config_parse(const std::string& text, const std::string& source,
-                                 const std::string& base_dir,
+StreamConfig stream_config_parse(const std::string& text, const std::string& source, const std::string& base_dir,
                                  const std::vector<std::string>& overrides = {});
 // The fully resolved configuration as TOML (every key, defaults filled in); parses back to the same.
 std::string stream_config_to_toml(const StreamConfig& config);

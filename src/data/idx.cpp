@@ -6,7 +6,6 @@
 #include "data/text-file.h"
 #include "error.h"
 
-
 namespace retain::data {
 
 namespace {
@@ -20,8 +19,7 @@ uint32_t be32(const std::string& bytes, size_t at) {
 }
 
 // Checks that the header is all there and starts with `magic`.
-void check_layout(const std::string& path, const std::string& bytes, uint32_t magic, size_t header,
-                  const char* what) {
+void check_layout(const std::string& path, const std::string& bytes, uint32_t magic, size_t header, const char* what) {
   if (bytes.size() < header) {
     fail("data", path, ": truncated IDX header (", bytes.size(), " bytes, the ", what, " header has ", header, ")");
   }
@@ -32,7 +30,8 @@ void check_layout(const std::string& path, const std::string& bytes, uint32_t ma
 }
 
 void check_size(const std::string& path, size_t have, uint64_t want, const std::string& promise) {
-  if (have < want) fail("data", path, ": truncated: ", have, " bytes of data, the header promises ", want, " (", promise, ")");
+  if (have < want)
+    fail("data", path, ": truncated: ", have, " bytes of data, the header promises ", want, " (", promise, ")");
   if (have > want) fail("data", path, ": ", have - want, " bytes after the end the header gives (", promise, ")");
 }
 

@@ -64,7 +64,8 @@ GrayImage png_read_gray8(const std::string& path) {
   const auto stride = static_cast<size_t>(image.width);
   std::vector<uint8_t> raw((stride + 1) * static_cast<size_t>(image.height));
   uLongf size = raw.size();
-  const int status = uncompress(raw.data(), &size, reinterpret_cast<const Bytef*>(compressed.data()), compressed.size());
+  const int status =
+      uncompress(raw.data(), &size, reinterpret_cast<const Bytef*>(compressed.data()), compressed.size());
   if (status != Z_OK || size != raw.size()) {
     fail("data", path, ": the image data does not inflate to ", raw.size(), " bytes (zlib status ", status, ")");
   }

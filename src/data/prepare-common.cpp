@@ -14,7 +14,8 @@ namespace retain::data {
 
 Caps caps_from(const PrepareOptions& options, int64_t default_train, int64_t default_test) {
   for (const auto& [value, flag] : {std::pair<int64_t, const char*>{options.max_train, "--max-train"},
-                                    {options.max_valid, "--max-valid"}, {options.max_test, "--max-test"}}) {
+                                    {options.max_valid, "--max-valid"},
+                                    {options.max_test, "--max-test"}}) {
     if (value < 0) fail("data", flag, " ", value, ": must be 0 (the default) or more");
   }
   Caps caps;

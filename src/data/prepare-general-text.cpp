@@ -26,14 +26,14 @@ const char* const kFortuneDir = "/usr/share/games/fortunes";
 // The English files of fortunes and fortunes-min, without ethnic and men-women (offensive) and
 // ascii-art (pictures, not prose).
 const char* const kFortuneFiles[] = {
-    "art",       "computers",  "cookie",   "debian",     "definitions", "disclaimer",  "drugs",       "education",
-    "food",      "fortunes",   "goedel",   "humorists",  "kids",        "knghtbrd",    "law",         "linux",
-    "linuxcookie", "literature", "love",   "magic",      "medicine",    "miscellaneous", "news",      "paradoxum",
-    "people",    "perl",       "pets",     "platitudes", "politics",    "pratchett",   "riddles",     "science",
-    "songs-poems", "sports",   "startrek", "tao",        "translate-me", "wisdom",     "work",        "zippy"};
+    "art",         "computers",  "cookie",   "debian",     "definitions",  "disclaimer",    "drugs",   "education",
+    "food",        "fortunes",   "goedel",   "humorists",  "kids",         "knghtbrd",      "law",     "linux",
+    "linuxcookie", "literature", "love",     "magic",      "medicine",     "miscellaneous", "news",    "paradoxum",
+    "people",      "perl",       "pets",     "platitudes", "politics",     "pratchett",     "riddles", "science",
+    "songs-poems", "sports",     "startrek", "tao",        "translate-me", "wisdom",        "work",    "zippy"};
 constexpr int64_t kDefaultBytes = 4'000'000;
-constexpr size_t kLinesPerParagraph = 8;      // WordNet and VERA entries are one line each
-constexpr size_t kPassageBytes = 300;         // KJV: verses of one chapter until the passage is this long
+constexpr size_t kLinesPerParagraph = 8;  // WordNet and VERA entries are one line each
+constexpr size_t kPassageBytes = 300;     // KJV: verses of one chapter until the passage is this long
 constexpr int64_t kHeldoutPerMille = 50;
 
 // Joins consecutive `lines` into paragraphs of `per` lines.
@@ -153,9 +153,15 @@ Build build_general_text(const PrepareOptions& options) {
   task.valid = "heldout.txt";
   task.metric = "perplexity";
   build.tasks.push_back(task);
-  build.counts.push_back({task.name, task.kind, task.metric, static_cast<int64_t>(corpus.size() - heldout),
-                          static_cast<int64_t>(heldout), 0, {}});
-  build.tasks_note = "# heldout.txt also measures general-text perplexity drift: [eval] general_text = \"heldout.txt\"\n";
+  build.counts.push_back({task.name,
+                          task.kind,
+                          task.metric,
+                          static_cast<int64_t>(corpus.size() - heldout),
+                          static_cast<int64_t>(heldout),
+                          0,
+                          {}});
+  build.tasks_note =
+      "# heldout.txt also measures general-text perplexity drift: [eval] general_text = \"heldout.txt\"\n";
   return build;
 }
 

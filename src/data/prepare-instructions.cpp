@@ -85,7 +85,8 @@ std::vector<Pair> bible_pairs() {
   std::vector<Pair> pairs;
   for (const auto& verse : sword_read("engKJV2006eb")) {
     const auto it = modern.find(verse.ref);
-    if (it != modern.end() && word_count(it->second) <= kMaxAnswerWords) pairs.push_back({verse.text, " " + it->second});
+    if (it != modern.end() && word_count(it->second) <= kMaxAnswerWords)
+      pairs.push_back({verse.text, " " + it->second});
   }
   return unique_prompts(pairs);
 }
@@ -190,20 +191,24 @@ Build build_instructions(const PrepareOptions& options) {
   };
   const std::vector<Source> sources = {
       {generation_task("define-word", "Define the word.\nWord: {input}\nDefinition:", "rouge_l", 32), define},
-      {generation_task("kjv-to-web", "Rewrite the King James verse in modern English.\nKJV: {input}\nModern:",
-                       "rouge_l", 48),
+      {generation_task("kjv-to-web",
+                       "Rewrite the King James verse in modern English.\nKJV: {input}\nModern:", "rouge_l", 48),
        bible_pairs()},
       {generation_task("acronym", "Expand the acronym.\nAcronym: {input}\nExpansion:", "rouge_l", 32), acronym_pairs()},
-      {generation_task("en-fr", "Translate the English word into French.\nEnglish: {input}\nFrench:", "exact_match", 16),
+      {generation_task("en-fr", "Translate the English word into French.\nEnglish: {input}\nFrench:", "exact_match",
+                       16),
        translation_pairs()},
-      {generation_task("reverse-dictionary", "Which word has this meaning?\nMeaning: {input}\nWord:", "exact_match", 16),
+      {generation_task("reverse-dictionary", "Which word has this meaning?\nMeaning: {input}\nWord:", "exact_match",
+                       16),
        reverse},
   };
   Build build;
   build.sources = {std::string(kWordnetDir) + "/data.{noun,verb,adj,adv}", "mod2imp engKJV2006eb",
                    "mod2imp engWEB2015eb", std::string(kVera) + ".{index,dict.dz}",
                    std::string(kFreedict) + ".{index,dict.dz}"};
-  build.settings = {{"max_train", caps.train}, {"max_valid", caps.valid}, {"max_test", caps.test},
+  build.settings = {{"max_train", caps.train},
+                    {"max_valid", caps.valid},
+                    {"max_test", caps.test},
                     {"max_answer_words", kMaxAnswerWords}};
   for (const auto& source : sources) {
     build.facts["available"][source.task.name] = source.pairs.size();

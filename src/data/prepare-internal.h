@@ -48,8 +48,7 @@ Splits split_items(std::vector<Pair> items, uint64_t seed, const Caps& caps);
 
 // Writes NAME/{train,valid,test}.jsonl for `task` (its kind picks the JSON keys), fills in the paths
 // and records the counts. An empty valid split writes no file; an empty train or test split is an error.
-void add_jsonl_task(Build& build, config::TaskConfig task, const Splits& splits,
-                    std::vector<std::string> classes = {});
+void add_jsonl_task(Build& build, config::TaskConfig task, const Splits& splits, std::vector<std::string> classes = {});
 
 // Writes NAME/{train,test}-{images,labels}.idx for the image-classification `task` (plain IDX), fills
 // in the paths and records the counts; `classes` are the class names. An empty split is an error.

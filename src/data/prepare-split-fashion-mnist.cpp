@@ -24,7 +24,8 @@ constexpr int64_t kClasses = 10, kClassesPerTask = 2;
 Build build_split_fashion_mnist(const PrepareOptions& options) {
   const Caps caps = caps_from(options, 0, 0);  // 0: every example of the task's classes
   const std::string dir = kDir;
-  const std::string train_images = dir + "/train-images-idx3-ubyte.gz", train_labels = dir + "/train-labels-idx1-ubyte.gz";
+  const std::string train_images = dir + "/train-images-idx3-ubyte.gz",
+                    train_labels = dir + "/train-labels-idx1-ubyte.gz";
   const std::string test_images = dir + "/t10k-images-idx3-ubyte.gz", test_labels = dir + "/t10k-labels-idx1-ubyte.gz";
   const auto train = idx_read_labels(train_labels), test = idx_read_labels(test_labels);
   for (const auto* labels : {&train, &test}) {

@@ -48,9 +48,10 @@ Build build_split_opencv_digits(const PrepareOptions& options) {
   build.sources = {kSheet};
   const int64_t per_digit = kColumns * kRowsPerDigit;
   const int64_t test_per_digit = std::min(per_digit, caps.test / kPerTask);
-  const int64_t train_per_digit = caps.train > 0 ? std::min(per_digit - test_per_digit, caps.train / kPerTask)
-                                                 : per_digit - test_per_digit;
-  build.settings = {{"train_per_digit", train_per_digit}, {"test_per_digit", test_per_digit}, {"classes_per_task", kPerTask}};
+  const int64_t train_per_digit =
+      caps.train > 0 ? std::min(per_digit - test_per_digit, caps.train / kPerTask) : per_digit - test_per_digit;
+  build.settings = {
+      {"train_per_digit", train_per_digit}, {"test_per_digit", test_per_digit}, {"classes_per_task", kPerTask}};
   for (int64_t first = 0; first < kDigits; first += kPerTask) {
     config::TaskConfig task;
     task.name = "digits-" + std::to_string(first) + "-" + std::to_string(first + kPerTask - 1);

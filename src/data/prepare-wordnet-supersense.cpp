@@ -43,10 +43,12 @@ Build build_wordnet_supersense(const PrepareOptions& options) {
   const int64_t per_class_valid = caps.valid / static_cast<int64_t>(kClassesPerTask);
   const int64_t per_class_test = caps.test / static_cast<int64_t>(kClassesPerTask);
   Build build;
-  build.sources = {std::string(kDir) + "/data.noun", std::string(kDir) + "/data.verb",
-                   std::string(kDir) + "/data.adj", std::string(kDir) + "/data.adv"};
-  build.settings = {{"train_per_class", per_class_train}, {"valid_per_class", per_class_valid},
-                    {"test_per_class", per_class_test}, {"classes_per_task", kClassesPerTask},
+  build.sources = {std::string(kDir) + "/data.noun", std::string(kDir) + "/data.verb", std::string(kDir) + "/data.adj",
+                   std::string(kDir) + "/data.adv"};
+  build.settings = {{"train_per_class", per_class_train},
+                    {"valid_per_class", per_class_valid},
+                    {"test_per_class", per_class_test},
+                    {"classes_per_task", kClassesPerTask},
                     {"dropped_classes", kDropped}};
   std::vector<int> classes;
   for (const auto& [lex, items] : by_class) {

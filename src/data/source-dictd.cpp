@@ -42,8 +42,8 @@ std::vector<DictEntry> dictd_read(const std::string& base) {
       fail("data", index_path, ":", line_number, ": not a dictd index line (key TAB offset TAB length)");
     }
     if (offset + length > dict.size()) {
-      fail("data", index_path, ":", line_number, ": entry ends at byte ", offset + length, ", past the ",
-           dict.size(), " bytes of ", dict_path);
+      fail("data", index_path, ":", line_number, ": entry ends at byte ", offset + length, ", past the ", dict.size(),
+           " bytes of ", dict_path);
     }
     DictEntry entry{line.substr(0, tab1), dict.substr(offset, length)};
     if (entry.key.rfind("00database", 0) == 0 || entry.key.rfind("00-database", 0) == 0) continue;

@@ -22,8 +22,8 @@ std::string run_mod2imp(const std::string& module) {
   while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
   const int status = pclose(pipe);
   if (status != 0 || out.empty()) {
-    fail("data", "mod2imp ", module, ": exit status ", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-         " with ", out.size(), " bytes of output (is the SWORD module installed? libsword-utils provides mod2imp)");
+    fail("data", "mod2imp ", module, ": exit status ", WIFEXITED(status) ? WEXITSTATUS(status) : -1, " with ",
+         out.size(), " bytes of output (is the SWORD module installed? libsword-utils provides mod2imp)");
   }
   return out;
 }

@@ -10,15 +10,21 @@ namespace retain::data {
 
 namespace {
 
-const std::vector<std::string> kLexnames = {
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
-    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
-    "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
-    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
-    "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition",
-    "verb.communication", "verb.competition", "verb.consumption", "verb.contact", "verb.creation",
-    "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social", "verb.stative",
-    "verb.weather", "adj.ppl"};
+const std::vector<std::string> kLexnames = {"adj.all",          "adj.pert",           "adv.all",
+                                            "noun.Tops",        "noun.act",           "noun.animal",
+                                            "noun.artifact",    "noun.attribute",     "noun.body",
+                                            "noun.cognition",   "noun.communication", "noun.event",
+                                            "noun.feeling",     "noun.food",          "noun.group",
+                                            "noun.location",    "noun.motive",        "noun.object",
+                                            "noun.person",      "noun.phenomenon",    "noun.plant",
+                                            "noun.possession",  "noun.process",       "noun.quantity",
+                                            "noun.relation",    "noun.shape",         "noun.state",
+                                            "noun.substance",   "noun.time",          "verb.body",
+                                            "verb.change",      "verb.cognition",     "verb.communication",
+                                            "verb.competition", "verb.consumption",   "verb.contact",
+                                            "verb.creation",    "verb.emotion",       "verb.motion",
+                                            "verb.perception",  "verb.possession",    "verb.social",
+                                            "verb.stative",     "verb.weather",       "adj.ppl"};
 
 std::string trim(const std::string& s) {
   const size_t begin = s.find_first_not_of(' ');
@@ -60,8 +66,8 @@ Synset parse_line(const std::string& line, const std::string& path, size_t line_
   } catch (const std::exception&) {
     fail("data", path, ":", line_number, ": not a WordNet data line");
   }
-  if (!head || type.size() != 1 || synset.lex_filenum < 0 ||
-      synset.lex_filenum >= static_cast<int>(kLexnames.size()) || synset.lemmas.empty()) {
+  if (!head || type.size() != 1 || synset.lex_filenum < 0 || synset.lex_filenum >= static_cast<int>(kLexnames.size()) ||
+      synset.lemmas.empty()) {
     fail("data", path, ":", line_number, ": not a WordNet data line");
   }
   synset.pos = type[0];

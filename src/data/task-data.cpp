@@ -20,8 +20,7 @@ namespace {
 // `text` with every occurrence of each placeholder replaced by `value`.
 std::string render(std::string text, const std::vector<std::string>& placeholders, const std::string& value) {
   for (const auto& placeholder : placeholders) {
-    for (size_t at = text.find(placeholder); at != std::string::npos;
-         at = text.find(placeholder, at + value.size())) {
+    for (size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + value.size())) {
       text.replace(at, placeholder.size(), value);
     }
   }
@@ -107,7 +106,8 @@ ImageExamples load_images(const config::TaskConfig& task, const std::string& ima
   images.pixels.resize(keep.size() * pixels);
   for (size_t k = 0; k < keep.size(); ++k) {
     const auto from = all.pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(keep[k]) * pixels);
-    std::copy(from, from + static_cast<std::ptrdiff_t>(pixels), images.pixels.begin() + static_cast<std::ptrdiff_t>(k * pixels));
+    std::copy(from, from + static_cast<std::ptrdiff_t>(pixels),
+              images.pixels.begin() + static_cast<std::ptrdiff_t>(k * pixels));
     images.labels.push_back(all.labels[static_cast<size_t>(keep[k])]);
   }
   return images;
@@ -124,7 +124,8 @@ TaskData load_task(const config::TaskConfig& task, uint64_t seed, ImageCache& ca
   if (task.kind == "generation" || task.kind == "text-classification") {
     require(task, task.test, "test");
     const bool generation = task.kind == "generation";
-    check_template(task, generation ? std::vector<std::string>{"{input}"} : std::vector<std::string>{"{text}", "{input}"});
+    check_template(task,
+                   generation ? std::vector<std::string>{"{input}"} : std::vector<std::string>{"{text}", "{input}"});
     auto load = [&](const std::string& path) {
       return generation ? load_generation(task, path) : load_classification(task, path, data.labels);
     };
@@ -144,7 +145,8 @@ TaskData load_task(const config::TaskConfig& task, uint64_t seed, ImageCache& ca
     require(task, task.train_labels, "train_labels");
     require(task, task.test_labels, "test_labels");
     if (!task.valid.empty()) {
-      fail("data", "task '", task.name, "': image-classification has no `valid` split (IDX files carry no held-out part)");
+      fail("data", "task '", task.name,
+           "': image-classification has no `valid` split (IDX files carry no held-out part)");
     }
     data.train.images = load_images(task, task.train, task.train_labels, seed, task.max_train, cache);
     data.test.images = load_images(task, task.test, task.test_labels, seed, task.max_test, cache);
@@ -169,7 +171,8 @@ std::vector<TaskData> stream_data_load(const config::StreamConfig& stream) {
   if (stream.eval.split == "valid") {  // learning-rate tuning scores the held-out split, never the test set
     for (auto& task : tasks) {
       if (task.valid.text.empty()) {
-        fail("data", stream.source, ": [eval] split = \"valid\", but task '", task.config.name, "' has no `valid` examples");
+        fail("data", stream.source, ": [eval] split = \"valid\", but task '", task.config.name,
+             "' has no `valid` examples");
       }
       task.test = task.valid;
       shuffle_and_cap(task.test.text, stream.run.seed, task.config.max_test);

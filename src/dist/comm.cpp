@@ -4,8 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <unistd.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -33,7 +33,8 @@ int64_t env_int(const char* name, int64_t fallback, int64_t min) {
   if (text == nullptr || *text == '\0') return fallback;
   char* end = nullptr;
   const long long value = std::strtoll(text, &end, 10);
-  if (*end != '\0' || value < min) fail("dist", "environment variable ", name, "='", text, "' is not an integer >= ", min);
+  if (*end != '\0' || value < min)
+    fail("dist", "environment variable ", name, "='", text, "' is not an integer >= ", min);
   return value;
 }
 
@@ -98,7 +99,8 @@ class C10dComm final : public Comm {
       call();
     } catch (const std::exception& e) {
       failed_ = true;
-      fail("dist", "rank ", rank_, " of ", size_, ": ", what, " failed (", backend_, "; a peer process may have stopped: ",
+      fail("dist", "rank ", rank_, " of ", size_, ": ", what, " failed (", backend_,
+           "; a peer process may have stopped: ",
            "the run can continue from its last checkpoint with --resume). c10d said: ", e.what());
     }
   }
@@ -173,8 +175,10 @@ std::unique_ptr<Comm> comm_create(const LaunchEnv& env, torch::Device& device) {
   return std::make_unique<C10dComm<c10d::ProcessGroupGloo>>(group, env.rank, env.world_size, "gloo",
                                                             torch::Device(torch::kCPU));
 #else
-  fail("dist", "WORLD_SIZE=", env.world_size, " on the CPU: this build of retain has no Gloo (its libtorch ships no "
-       "gloo headers; pip's torch does not): run on CUDA devices (NCCL) or build against Debian's libtorch + libgloo-dev");
+  fail("dist", "WORLD_SIZE=", env.world_size,
+       " on the CPU: this build of retain has no Gloo (its libtorch ships no "
+       "gloo headers; pip's torch does not): run on CUDA devices (NCCL) or build against Debian's libtorch + "
+       "libgloo-dev");
 #endif
 }
 

@@ -16,8 +16,8 @@ std::vector<std::pair<size_t, size_t>> buckets(const std::vector<torch::Tensor>&
   int64_t bytes = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const auto& first = out.empty() ? tensors[i] : tensors[out.back().first];
-    const bool joins = !out.empty() && bytes < bucket_bytes &&
-                       tensors[i].scalar_type() == first.scalar_type() && tensors[i].device() == first.device();
+    const bool joins = !out.empty() && bytes < bucket_bytes && tensors[i].scalar_type() == first.scalar_type() &&
+                       tensors[i].device() == first.device();
     if (joins) {
       out.back().second = i + 1;
     } else {
@@ -69,7 +69,8 @@ void sum_bucket(Comm& comm, const std::vector<torch::Tensor>& params, size_t beg
   const auto options = torch::TensorOptions().dtype(torch::kFloat).device(params[begin].device());
   for (size_t i = begin; i < end; ++i) {
     const auto& grad = params[i].grad();
-    flat.push_back(grad.defined() ? grad.detach().to(torch::kFloat).reshape({-1}) : torch::zeros({params[i].numel()}, options));
+    flat.push_back(grad.defined() ? grad.detach().to(torch::kFloat).reshape({-1})
+                                  : torch::zeros({params[i].numel()}, options));
   }
   std::vector<float> tail;
   for (size_t i = begin; i < end; ++i) tail.push_back(params[i].grad().defined() ? 1.0f : 0.0f);
@@ -127,7 +128,9 @@ void check_same_weights(Comm& comm, model::Model& model, const std::string& when
   std::vector<torch::Tensor> sums;
   for (auto& item : model.named_parameters()) {
     const auto& p = item.value();
-    sums.push_back((p.to(torch::kDouble) * torch::arange(1, p.numel() + 1, p.options().dtype(torch::kDouble)).view(p.sizes()) / p.numel()).sum());
+    sums.push_back((p.to(torch::kDouble) *
+                    torch::arange(1, p.numel() + 1, p.options().dtype(torch::kDouble)).view(p.sizes()) / p.numel())
+                       .sum());
   }
   if (sums.empty()) return;
   auto local = torch::stack(sums).cpu();

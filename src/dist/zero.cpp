@@ -68,7 +68,8 @@ io::TensorMap zero_gather_state(Comm& comm, const optim::AdamW& optimizer) {
       for (size_t k = begin; k < end; ++k) {
         const auto i = mine[k];
         const auto held = optimizer.moments(names[i]);
-        for (const auto& [key, tensor] : {std::pair{"exp_avg.", held.exp_avg}, std::pair{"exp_avg_sq.", held.exp_avg_sq}}) {
+        for (const auto& [key, tensor] :
+             {std::pair{"exp_avg.", held.exp_avg}, std::pair{"exp_avg_sq.", held.exp_avg_sq}}) {
           moments.push_back(owner == comm.rank() ? tensor : torch::empty_like(params[i]));
           keys.push_back(key + names[i]);
         }
@@ -76,8 +77,10 @@ io::TensorMap zero_gather_state(Comm& comm, const optim::AdamW& optimizer) {
       broadcast_tensors(comm, moments, owner, "the optimizer state kept by rank " + std::to_string(owner));
       if (!comm.leader()) continue;
       // A copy (also on the CPU, where the owner's moments would otherwise be the live ones).
-      for (size_t k = 0; k < moments.size(); ++k) out.emplace(keys[k], moments[k].detach().to(moments[k].options().device(torch::kCPU), false, true));
-      for (size_t k = begin; k < end; ++k) out.emplace("step." + names[mine[k]], torch::tensor(step[mine[k]], torch::kFloat64));
+      for (size_t k = 0; k < moments.size(); ++k)
+        out.emplace(keys[k], moments[k].detach().to(moments[k].options().device(torch::kCPU), false, true));
+      for (size_t k = begin; k < end; ++k)
+        out.emplace("step." + names[mine[k]], torch::tensor(step[mine[k]], torch::kFloat64));
     }
   }
   return out;

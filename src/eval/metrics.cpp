@@ -19,7 +19,9 @@ struct Mean {
   std::optional<double> value() const { return weight > 0 ? std::optional<double>(sum / weight) : std::nullopt; }
 };
 
-nlohmann::json to_json(const std::optional<double>& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); }
+nlohmann::json to_json(const std::optional<double>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
 
 }  // namespace
 
@@ -54,7 +56,8 @@ Metrics metrics_compute(const RunResult& result) {
     }
   }
   for (int64_t i = 1; i < T; ++i) {
-    if (R[i - 1][i] && i < static_cast<int64_t>(result.base.size()) && result.base[i]) fwt.add(*R[i - 1][i] - *result.base[i]);
+    if (R[i - 1][i] && i < static_cast<int64_t>(result.base.size()) && result.base[i])
+      fwt.add(*R[i - 1][i] - *result.base[i]);
   }
   metrics.average_accuracy = aa.value();
   metrics.clipped_forgetting = clipped.value();

@@ -1,4 +1,4 @@
-// metrics.h - the continual-learning metrics derived from the accuracy matrix R (methods.md §1.2),
+// metrics.h - the continual-learning metrics derived from the accuracy matrix R (docs/methods.md §1.2),
 // over the T completed tasks (rows) of a run. In 1-based notation:
 //   AA                  (1/T) Σ_{i≤T} R[T][i]
 //   BWT                 (1/(T−1)) Σ_{i<T} (R[T][i] − R[i][i])              Lopez-Paz & Ranzato; < 0 = forgetting
@@ -24,13 +24,13 @@
 namespace retain::eval {
 
 struct Metrics {
-  int64_t completed_tasks = 0;                          // T
-  std::optional<double> average_accuracy;               // AA
+  int64_t completed_tasks = 0;             // T
+  std::optional<double> average_accuracy;  // AA
   std::optional<double> bwt, fwt, forgetting, clipped_forgetting;
-  bool class_incremental = false;                       // the three below are set only then
+  bool class_incremental = false;                           // the three below are set only then
   std::vector<std::optional<double>> incremental_accuracy;  // A_t for t = 1..T
-  std::optional<double> last_accuracy;                  // A_T
-  std::optional<double> average_incremental_accuracy;   // Ā
+  std::optional<double> last_accuracy;                      // A_T
+  std::optional<double> average_incremental_accuracy;       // Ā
   std::optional<double> perplexity_drift;
 };
 

@@ -25,11 +25,17 @@ std::string compare_table(const std::vector<std::pair<std::string, RunResult>>& 
   std::string text = table_row(header) + table_row(rule);
   for (const auto& [name, result] : runs) {
     const auto metrics = metrics_compute(result);
-    std::vector<std::string> cells = {cell(name), cell(method_name(result)),
-                                      std::to_string(metrics.completed_tasks) + "/" + std::to_string(result.tasks.size()),
-                                      fixed2(metrics.average_accuracy), fixed2(metrics.bwt), fixed2(metrics.fwt),
-                                      fixed2(metrics.forgetting), fixed2(metrics.clipped_forgetting)};
-    if (any_incremental) cells.insert(cells.end(), {fixed2(metrics.last_accuracy), fixed2(metrics.average_incremental_accuracy)});
+    std::vector<std::string> cells = {
+        cell(name),
+        cell(method_name(result)),
+        std::to_string(metrics.completed_tasks) + "/" + std::to_string(result.tasks.size()),
+        fixed2(metrics.average_accuracy),
+        fixed2(metrics.bwt),
+        fixed2(metrics.fwt),
+        fixed2(metrics.forgetting),
+        fixed2(metrics.clipped_forgetting)};
+    if (any_incremental)
+      cells.insert(cells.end(), {fixed2(metrics.last_accuracy), fixed2(metrics.average_incremental_accuracy)});
     cells.insert(cells.end(), {fixed2(metrics.perplexity_drift),
                                result.task_seconds.empty() ? kUnmeasured : format("%.1f", total_seconds(result)),
                                bytes_text(result.peak_memory_bytes)});
@@ -44,7 +50,8 @@ std::string group_of(const std::string& run) {
   const auto at = run.rfind("-seed");
   if (at == std::string::npos || at + 5 == run.size()) return run;
   const auto digits = run.substr(at + 5);
-  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ? run.substr(0, at) : run;
+  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ? run.substr(0, at)
+                                                                                                : run;
 }
 
 // "mean ± sd" over the values that are known ("—" when none; no ± for one value).
@@ -73,7 +80,9 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
   }
   // Columns that no run measured are left out: A_T, Ā and forgetting are for class-incremental
   // streams, ppl drift needs [eval] general_text, retention a [retention] task.
-  const auto any = [&](auto has) { return std::any_of(runs.begin(), runs.end(), [&](const auto& run) { return has(run.second); }); };
+  const auto any = [&](auto has) {
+    return std::any_of(runs.begin(), runs.end(), [&](const auto& run) { return has(run.second); });
+  };
   const bool incremental = any([](const RunResult& r) { return r.class_incremental; });
   const bool drift_measured = any([](const RunResult& r) { return r.general_ppl_before && r.general_ppl_after; });
   const bool retention_measured = any([](const RunResult& r) { return r.retention_after.has_value(); });
@@ -87,7 +96,8 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
   std::string text = table_row(header) + table_row(rule);
   for (const auto& group : order) {
     const auto& members = groups[group];
-    std::vector<std::optional<double>> aa, bwt, fwt, last, incremental_mean, forgetting, drift, retention, seconds, memory;
+    std::vector<std::optional<double>> aa, bwt, fwt, last, incremental_mean, forgetting, drift, retention, seconds,
+        memory;
     for (const auto* result : members) {
       const auto metrics = metrics_compute(*result);
       aa.push_back(metrics.average_accuracy);
@@ -99,15 +109,20 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
       drift.push_back(metrics.perplexity_drift);
       retention.push_back(result->retention_after);
       seconds.push_back(result->task_seconds.empty() ? std::nullopt : std::optional<double>(total_seconds(*result)));
-      memory.push_back(result->peak_memory_bytes > 0 ? std::optional<double>(result->peak_memory_bytes / 1e6) : std::nullopt);
+      memory.push_back(result->peak_memory_bytes > 0 ? std::optional<double>(result->peak_memory_bytes / 1e6)
+                                                     : std::nullopt);
     }
     const auto& settings = members.front()->settings;
     const json* lr = setting(settings, "train", "lr");
     const json* batch = setting(settings, "train", "effective_batch");
-    std::vector<std::string> cells = {cell(group), cell(method_name(*members.front())), std::to_string(members.size()),
+    std::vector<std::string> cells = {cell(group),
+                                      cell(method_name(*members.front())),
+                                      std::to_string(members.size()),
                                       lr != nullptr ? setting_text(*lr) : kUnmeasured,
                                       batch != nullptr ? setting_text(*batch) : kUnmeasured,
-                                      mean_sd(aa), mean_sd(bwt), mean_sd(fwt)};
+                                      mean_sd(aa),
+                                      mean_sd(bwt),
+                                      mean_sd(fwt)};
     if (incremental) cells.insert(cells.end(), {mean_sd(last), mean_sd(incremental_mean), mean_sd(forgetting)});
     if (drift_measured) cells.push_back(mean_sd(drift));
     if (retention_measured) cells.push_back(mean_sd(retention));

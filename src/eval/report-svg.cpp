@@ -52,7 +52,8 @@ std::string heat_colour(double value) {
   const int low = std::min(static_cast<int>(x), 3);
   const double f = x - low;
   char buffer[8];
-  std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", static_cast<int>(std::lround(kStops[low][0] + f * (kStops[low + 1][0] - kStops[low][0]))),
+  std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x",
+                static_cast<int>(std::lround(kStops[low][0] + f * (kStops[low + 1][0] - kStops[low][0]))),
                 static_cast<int>(std::lround(kStops[low][1] + f * (kStops[low + 1][1] - kStops[low][1]))),
                 static_cast<int>(std::lround(kStops[low][2] + f * (kStops[low + 1][2] - kStops[low][2]))));
   return buffer;
@@ -100,7 +101,8 @@ std::string report_svg(const RunResult& result, const std::string& name) {
     }
   }
   auto chart_px = [&](size_t t, double value) {
-    const double x = count == 1 ? chart_x + chart_w / 2 : chart_x + chart_w * static_cast<double>(t) / static_cast<double>(count - 1);
+    const double x = count == 1 ? chart_x + chart_w / 2
+                                : chart_x + chart_w * static_cast<double>(t) / static_cast<double>(count - 1);
     const double y = top + chart_h - chart_h * std::max(value, 0.0) / y_max;
     return std::make_pair(x, y);
   };
@@ -111,8 +113,8 @@ std::string report_svg(const RunResult& result, const std::string& name) {
   svg << "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">" << xml(title) << "</text>\n";
   for (size_t i = 0; i < count; ++i) {
     const double x = left + kCellW * (static_cast<double>(i) + 0.5);
-    svg << "<text x=\"" << px(x) << "\" y=\"" << px(top - 6) << "\" transform=\"rotate(-45 " << px(x) << " " << px(top - 6)
-        << ")\">" << xml(labels[i]) << "</text>\n";
+    svg << "<text x=\"" << px(x) << "\" y=\"" << px(top - 6) << "\" transform=\"rotate(-45 " << px(x) << " "
+        << px(top - 6) << ")\">" << xml(labels[i]) << "</text>\n";
   }
   for (size_t t = 0; t < count; ++t) {
     const double y = top + kCellH * static_cast<double>(t);
@@ -124,29 +126,34 @@ std::string report_svg(const RunResult& result, const std::string& name) {
       const double x = left + kCellW * static_cast<double>(i);
       svg << "<rect class=\"cell\" x=\"" << px(x) << "\" y=\"" << px(y) << "\" width=\"" << px(kCellW) << "\" height=\""
           << px(kCellH) << "\" fill=\"" << heat_colour(value) << "\" stroke=\"#ffffff\"/>\n";
-      svg << "<text x=\"" << px(x + kCellW / 2) << "\" y=\"" << px(y + kCellH / 2 + 4) << "\" text-anchor=\"middle\" font-size=\"11\" fill=\""
-          << (value < 60 ? "#ffffff" : "#000000") << "\">" << format("%.1f", value) << "</text>\n";
+      svg << "<text x=\"" << px(x + kCellW / 2) << "\" y=\"" << px(y + kCellH / 2 + 4)
+          << "\" text-anchor=\"middle\" font-size=\"11\" fill=\"" << (value < 60 ? "#ffffff" : "#000000") << "\">"
+          << format("%.1f", value) << "</text>\n";
     }
   }
   // Axes with ticks at quarters of the score range and at every task.
   svg << "<g stroke=\"#000000\" fill=\"none\">\n";
-  svg << "<line x1=\"" << px(chart_x) << "\" y1=\"" << px(top) << "\" x2=\"" << px(chart_x) << "\" y2=\"" << px(top + chart_h) << "\"/>\n";
-  svg << "<line x1=\"" << px(chart_x) << "\" y1=\"" << px(top + chart_h) << "\" x2=\"" << px(chart_x + chart_w) << "\" y2=\""
+  svg << "<line x1=\"" << px(chart_x) << "\" y1=\"" << px(top) << "\" x2=\"" << px(chart_x) << "\" y2=\""
       << px(top + chart_h) << "\"/>\n";
+  svg << "<line x1=\"" << px(chart_x) << "\" y1=\"" << px(top + chart_h) << "\" x2=\"" << px(chart_x + chart_w)
+      << "\" y2=\"" << px(top + chart_h) << "\"/>\n";
   svg << "</g>\n";
   for (int q = 0; q <= 4; ++q) {
     const double value = y_max * q / 4;
     const double y = chart_px(0, value).second;
-    svg << "<text x=\"" << px(chart_x - 6) << "\" y=\"" << px(y + 4) << "\" text-anchor=\"end\">" << format("%.0f", value) << "</text>\n";
+    svg << "<text x=\"" << px(chart_x - 6) << "\" y=\"" << px(y + 4) << "\" text-anchor=\"end\">"
+        << format("%.0f", value) << "</text>\n";
   }
   for (size_t t = 0; t < count; ++t) {
-    svg << "<text x=\"" << px(chart_px(t, 0).first) << "\" y=\"" << px(top + chart_h + 16) << "\" text-anchor=\"middle\">" << t + 1
-        << "</text>\n";
+    svg << "<text x=\"" << px(chart_px(t, 0).first) << "\" y=\"" << px(top + chart_h + 16)
+        << "\" text-anchor=\"middle\">" << t + 1 << "</text>\n";
   }
-  svg << "<text x=\"" << px(chart_x + chart_w / 2) << "\" y=\"" << px(top + chart_h + 34) << "\" text-anchor=\"middle\">after task</text>\n";
+  svg << "<text x=\"" << px(chart_x + chart_w / 2) << "\" y=\"" << px(top + chart_h + 34)
+      << "\" text-anchor=\"middle\">after task</text>\n";
   const double label_y = top + chart_h / 2;
-  svg << "<text x=\"" << px(chart_x - 36) << "\" y=\"" << px(label_y) << "\" text-anchor=\"middle\" transform=\"rotate(-90 "
-      << px(chart_x - 36) << " " << px(label_y) << ")\">score</text>\n";
+  svg << "<text x=\"" << px(chart_x - 36) << "\" y=\"" << px(label_y)
+      << "\" text-anchor=\"middle\" transform=\"rotate(-90 " << px(chart_x - 36) << " " << px(label_y)
+      << ")\">score</text>\n";
   // One curve per task i: its score after each completed task t ≥ i.
   for (size_t i = 0; i < count; ++i) {
     std::string points;
@@ -157,11 +164,12 @@ std::string report_svg(const RunResult& result, const std::string& name) {
       svg << "<circle cx=\"" << px(x) << "\" cy=\"" << px(y) << "\" r=\"3\" fill=\"" << line_colour(i) << "\"/>\n";
     }
     if (!points.empty()) {
-      svg << "<polyline points=\"" << points << "\" fill=\"none\" stroke=\"" << line_colour(i) << "\" stroke-width=\"2\"/>\n";
+      svg << "<polyline points=\"" << points << "\" fill=\"none\" stroke=\"" << line_colour(i)
+          << "\" stroke-width=\"2\"/>\n";
     }
     const double y = top + kLegendRow * static_cast<double>(i);
-    svg << "<line x1=\"" << px(legend_x) << "\" y1=\"" << px(y + 8) << "\" x2=\"" << px(legend_x + 20) << "\" y2=\"" << px(y + 8)
-        << "\" stroke=\"" << line_colour(i) << "\" stroke-width=\"2\"/>\n";
+    svg << "<line x1=\"" << px(legend_x) << "\" y1=\"" << px(y + 8) << "\" x2=\"" << px(legend_x + 20) << "\" y2=\""
+        << px(y + 8) << "\" stroke=\"" << line_colour(i) << "\" stroke-width=\"2\"/>\n";
     svg << "<text x=\"" << px(legend_x + 26) << "\" y=\"" << px(y + 12) << "\">" << xml(labels[i]) << "</text>\n";
   }
   svg << "</svg>\n";

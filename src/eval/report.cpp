@@ -140,7 +140,8 @@ std::string markdown_metrics(const Metrics& metrics) {
   };
   std::vector<Line> lines = {
       {"AA", metrics.average_accuracy, "average accuracy after the last task: `(1/T) Σ_{i≤T} R[T][i]`"},
-      {"BWT", metrics.bwt, "backward transfer (Lopez-Paz): `(1/(T−1)) Σ_{i<T} (R[T][i] − R[i][i])`; negative = forgetting"},
+      {"BWT", metrics.bwt,
+       "backward transfer (Lopez-Paz): `(1/(T−1)) Σ_{i<T} (R[T][i] − R[i][i])`; negative = forgetting"},
       {"FWT", metrics.fwt, "forward transfer: `(1/(T−1)) Σ_{2≤i≤T} (R[i−1][i] − base[i])`"},
       {"forgetting", metrics.forgetting,
        "Chaudhry: `(1/(T−1)) Σ_{i<T} max_{i≤l≤T−1} (R[l][i] − R[T][i])`, the mean fall from the best earlier score"},
@@ -149,10 +150,12 @@ std::string markdown_metrics(const Metrics& metrics) {
   };
   if (metrics.class_incremental) {
     lines.push_back({"A_T", metrics.last_accuracy,
-                     "last accuracy: over the test examples of every seen class after the last task (`A_t` weights `R[t][i]` by test size)"});
+                     "last accuracy: over the test examples of every seen class after the last task (`A_t` weights "
+                     "`R[t][i]` by test size)"});
     lines.push_back({"Ā", metrics.average_incremental_accuracy, "average incremental accuracy: `(1/T) Σ_{t≤T} A_t`"});
   }
-  lines.push_back({"perplexity drift", metrics.perplexity_drift, "general-text perplexity after − before; positive = worse"});
+  lines.push_back(
+      {"perplexity drift", metrics.perplexity_drift, "general-text perplexity after − before; positive = worse"});
   std::string text = table_row({"metric", "value", "definition"}) + table_row({"---", "---:", "---"});
   for (const auto& line : lines) text += table_row({line.name, fixed2(line.value), line.definition});
   return text;
@@ -164,7 +167,8 @@ std::string markdown_config(const json& settings) {
     rows.emplace_back("method", method_summary(settings["method"]));
   }
   const json* model = setting(settings, "model", "path");
-  if (model == nullptr || (model->is_string() && model->get<std::string>().empty())) model = setting(settings, "model", "init");
+  if (model == nullptr || (model->is_string() && model->get<std::string>().empty()))
+    model = setting(settings, "model", "init");
   if (model != nullptr) rows.emplace_back("model", setting_text(*model));
   const std::array<std::array<const char*, 3>, 4> keys = {{{"train", "lr", "learning rate"},
                                                            {"train", "batch_size", "batch size"},
@@ -196,7 +200,8 @@ std::string report_markdown(const RunResult& result, const std::string& name) {
   std::ostringstream out;
   out << "# retain report: " << name << "\n\n";
   out << count << (count == 1 ? " task" : " tasks") << ", " << metrics.completed_tasks << " trained";
-  if (metrics.completed_tasks < count) out << " (partial run: the metrics cover the " << metrics.completed_tasks << " trained)";
+  if (metrics.completed_tasks < count)
+    out << " (partial run: the metrics cover the " << metrics.completed_tasks << " trained)";
   out << ".\n\n";
   out << "## Accuracy matrix\n\n";
   out << "R[t][i]: score (0–100) on task i (column) right after training task t (row); `" << kUnmeasured
@@ -214,15 +219,16 @@ std::string report_markdown(const RunResult& result, const std::string& name) {
   out << "![heat map of R and the forgetting curves](report.svg)\n\n";
   out << "## Metrics (T = " << metrics.completed_tasks << ")\n\n" << markdown_metrics(metrics) << "\n";
   if (result.general_ppl_before || result.general_ppl_after) {
-    out << "## General-text perplexity\n\n" << table_row({"before", "after", "drift"})
-        << table_row({"---:", "---:", "---:"})
-        << table_row({fixed2(result.general_ppl_before), fixed2(result.general_ppl_after), fixed2(metrics.perplexity_drift)})
+    out << "## General-text perplexity\n\n"
+        << table_row({"before", "after", "drift"}) << table_row({"---:", "---:", "---:"})
+        << table_row(
+               {fixed2(result.general_ppl_before), fixed2(result.general_ppl_after), fixed2(metrics.perplexity_drift)})
         << "\n";
   }
   if (result.retention_before || result.retention_after) {
-    out << "## Pretraining task ([retention], nearest class mean)\n\n" << table_row({"before", "after"})
-        << table_row({"---:", "---:"}) << table_row({fixed2(result.retention_before), fixed2(result.retention_after)})
-        << "\n";
+    out << "## Pretraining task ([retention], nearest class mean)\n\n"
+        << table_row({"before", "after"}) << table_row({"---:", "---:"})
+        << table_row({fixed2(result.retention_before), fixed2(result.retention_after)}) << "\n";
   }
   if (!result.task_seconds.empty() || result.peak_memory_bytes > 0) {
     out << "## Training\n\n" << table_row({"task", "seconds"}) << table_row({"---", "---:"});

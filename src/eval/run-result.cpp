@@ -150,14 +150,17 @@ void run_result_check(const RunResult& result, const std::string& source) {
   }
   for (size_t t = 0; t < count; ++t) {
     const auto& row = result.R[t];
-    if (row.size() != count) fail("eval", source, ": \"R\" row ", t + 1, " has ", row.size(), " entries, expected ", count);
+    if (row.size() != count)
+      fail("eval", source, ": \"R\" row ", t + 1, " has ", row.size(), " entries, expected ", count);
     for (size_t i = 0; i < count; ++i) {
-      if (row[i] && !std::isfinite(*row[i])) fail("eval", source, ": \"R\" row ", t + 1, " entry ", i + 1, " is not finite");
+      if (row[i] && !std::isfinite(*row[i]))
+        fail("eval", source, ": \"R\" row ", t + 1, " entry ", i + 1, " is not finite");
     }
   }
   check_size(result.base.size(), "base");
   for (size_t i = 0; i < result.base.size(); ++i) {
-    if (result.base[i] && !std::isfinite(*result.base[i])) fail("eval", source, ": \"base\" entry ", i + 1, " is not finite");
+    if (result.base[i] && !std::isfinite(*result.base[i]))
+      fail("eval", source, ": \"base\" entry ", i + 1, " is not finite");
   }
   check_size(result.test_sizes.size(), "test_sizes");
   for (size_t i = 0; i < result.test_sizes.size(); ++i) {
@@ -216,20 +219,25 @@ RunResult run_result_from_json(const json& root, const std::string& source) {
   }
   if (const json* ppl = reader.find("general_perplexity")) {
     if (!ppl->is_object()) fail("eval", source, ": \"general_perplexity\" is not an object");
-    if (ppl->contains("before")) result.general_ppl_before = reader.number_or_null(ppl->at("before"), "\"general_perplexity.before\"");
-    if (ppl->contains("after")) result.general_ppl_after = reader.number_or_null(ppl->at("after"), "\"general_perplexity.after\"");
+    if (ppl->contains("before"))
+      result.general_ppl_before = reader.number_or_null(ppl->at("before"), "\"general_perplexity.before\"");
+    if (ppl->contains("after"))
+      result.general_ppl_after = reader.number_or_null(ppl->at("after"), "\"general_perplexity.after\"");
   }
   if (const json* retention = reader.find("retention")) {
     if (!retention->is_object()) fail("eval", source, ": \"retention\" is not an object");
-    if (retention->contains("before")) result.retention_before = reader.number_or_null(retention->at("before"), "\"retention.before\"");
-    if (retention->contains("after")) result.retention_after = reader.number_or_null(retention->at("after"), "\"retention.after\"");
+    if (retention->contains("before"))
+      result.retention_before = reader.number_or_null(retention->at("before"), "\"retention.before\"");
+    if (retention->contains("after"))
+      result.retention_after = reader.number_or_null(retention->at("after"), "\"retention.after\"");
   }
   if (const json* seconds = reader.find("task_seconds")) {
     for (size_t i = 0; i < reader.array(*seconds, "\"task_seconds\"").size(); ++i) {
       result.task_seconds.push_back(reader.number((*seconds)[i], "\"task_seconds\" entry " + std::to_string(i + 1)));
     }
   }
-  if (const json* peak = reader.find("peak_memory_bytes")) result.peak_memory_bytes = reader.integer(*peak, "\"peak_memory_bytes\"");
+  if (const json* peak = reader.find("peak_memory_bytes"))
+    result.peak_memory_bytes = reader.integer(*peak, "\"peak_memory_bytes\"");
   if (const json* settings = reader.find("settings")) result.settings = *settings;
   run_result_check(result, source);
   return result;

@@ -19,17 +19,18 @@
 namespace retain::eval {
 
 struct RunResult {
-  std::vector<std::string> tasks;                       // names in order
-  std::vector<std::string> metric_names;                // per task: exact_match|accuracy|rouge_l|perplexity (or empty)
-  std::vector<std::vector<std::optional<double>>> R;    // R[t][i]: score (0..100) on task i after training task t; nullopt = not measured (T×T)
-  std::vector<std::optional<double>> base;              // score of the model before the stream on task i (for FWT), or empty
-  std::vector<int64_t> test_sizes;                      // test examples per task, or empty
-  bool class_incremental = false;                       // vision CIL: also A_t and average incremental accuracy
+  std::vector<std::string> tasks;         // names in order
+  std::vector<std::string> metric_names;  // per task: exact_match|accuracy|rouge_l|perplexity (or empty)
+  std::vector<std::vector<std::optional<double>>>
+      R;  // R[t][i]: score (0..100) on task i after training task t; nullopt = not measured (T×T)
+  std::vector<std::optional<double>> base;  // score of the model before the stream on task i (for FWT), or empty
+  std::vector<int64_t> test_sizes;          // test examples per task, or empty
+  bool class_incremental = false;           // vision CIL: also A_t and average incremental accuracy
   std::optional<double> general_ppl_before, general_ppl_after;  // general-text perplexity drift
   std::optional<double> retention_before, retention_after;      // [retention] (pretraining task) accuracy
-  std::vector<double> task_seconds;                     // training wall time per completed task
+  std::vector<double> task_seconds;                             // training wall time per completed task
   int64_t peak_memory_bytes = 0;
-  nlohmann::json settings;                              // resolved run/model/method/train settings (opaque)
+  nlohmann::json settings;  // resolved run/model/method/train settings (opaque)
 };
 
 // The file name of a run's result inside its run folder.

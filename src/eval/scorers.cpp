@@ -50,9 +50,7 @@ size_t lcs_length(const std::vector<std::string>& a, const std::vector<std::stri
 
 }  // namespace
 
-double exact_match(const std::string& pred, const std::string& ref) {
-  return strip(pred) == strip(ref) ? 1.0 : 0.0;
-}
+double exact_match(const std::string& pred, const std::string& ref) { return strip(pred) == strip(ref) ? 1.0 : 0.0; }
 
 double rouge_l(const std::string& pred, const std::string& ref) {
   const auto pred_tokens = rouge_tokens(pred);

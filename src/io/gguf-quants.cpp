@@ -85,21 +85,22 @@ void dequant_q8_0(const uint8_t* b, float* y) {
 // --- the 256-element K types -------------------------------------------------------------------
 
 void dequant_q2_k(const uint8_t* b, float* y) {
-  const uint8_t* scales = b;  // 16: low nibble scale, high nibble min
+  const uint8_t* scales = b;   // 16: low nibble scale, high nibble min
   const uint8_t* qs = b + 16;  // 64: element h*128 + s*32 + l is bits 2s..2s+1 of byte h*32 + l
   const float d = f16_at(b + 80), dmin = f16_at(b + 82);
   for (int g = 0; g < 16; ++g) {  // groups of 16 elements share a scale and a min
     const float dl = d * static_cast<float>(scales[g] & 0x0F);
     const float ml = dmin * static_cast<float>(scales[g] >> 4);
     const int h = g / 8, s = (g / 2) % 4, l0 = (g % 2) * 16;
-    for (int l = l0; l < l0 + 16; ++l) y[g * 16 + l - l0] = dl * static_cast<float>((qs[h * 32 + l] >> (2 * s)) & 3) - ml;
+    for (int l = l0; l < l0 + 16; ++l)
+      y[g * 16 + l - l0] = dl * static_cast<float>((qs[h * 32 + l] >> (2 * s)) & 3) - ml;
   }
 }
 
 void dequant_q3_k(const uint8_t* b, float* y) {
-  const uint8_t* hmask = b;     // 32: element e's high bit is bit e/32 of byte e%32
-  const uint8_t* qs = b + 32;   // 64: low two bits, as Q2_K
-  const uint8_t* sc = b + 96;   // 12: sixteen 6-bit scales
+  const uint8_t* hmask = b;    // 32: element e's high bit is bit e/32 of byte e%32
+  const uint8_t* qs = b + 32;  // 64: low two bits, as Q2_K
+  const uint8_t* sc = b + 96;  // 12: sixteen 6-bit scales
   const float d = f16_at(b + 108);
   int8_t scale[16];
   for (int i = 0; i < 16; ++i) {
@@ -132,7 +133,7 @@ void dequant_q4_k(const uint8_t* b, float* y) {
   const float d = f16_at(b), dmin = f16_at(b + 2);
   uint8_t sc[8], mn[8];
   k_scale_min(b + 4, sc, mn);
-  const uint8_t* qs = b + 16;  // element c*64 + j*32 + l is nibble j of byte c*32 + l
+  const uint8_t* qs = b + 16;    // element c*64 + j*32 + l is nibble j of byte c*32 + l
   for (int g = 0; g < 8; ++g) {  // groups of 32 share a scale and a min
     const float d1 = d * static_cast<float>(sc[g]);
     const float m1 = dmin * static_cast<float>(mn[g]);
@@ -161,8 +162,8 @@ void dequant_q5_k(const uint8_t* b, float* y) {
 }
 
 void dequant_q6_k(const uint8_t* b, float* y) {
-  const uint8_t* ql = b;         // 128: element a*128 + j*64 + l is nibble j of byte a*64 + l
-  const uint8_t* qh = b + 128;   // 64: element a*128 + s*32 + l has bits 2s..2s+1 of byte a*32 + l
+  const uint8_t* ql = b;        // 128: element a*128 + j*64 + l is nibble j of byte a*64 + l
+  const uint8_t* qh = b + 128;  // 64: element a*128 + s*32 + l has bits 2s..2s+1 of byte a*32 + l
   const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192);  // 16
   const float d = f16_at(b + 208);
   for (int g = 0; g < 16; ++g) {
@@ -278,9 +279,7 @@ BlockQuant block_quant(GgmlType type) {
   }
 }
 
-bool is_plain_float(GgmlType type) {
-  return type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
-}
+bool is_plain_float(GgmlType type) { return type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16; }
 
 std::string names_where(bool (*predicate)(GgmlType)) {
   std::string out;
@@ -320,7 +319,7 @@ uint16_t float_to_half(float f) {
   }
   if (abs >= 0x47800000) return sign | 0x7C00;  // >= 65536: overflow
   const uint32_t e = abs >> 23;
-  if (e < 113) {  // below 2^-14: a subnormal half (or zero)
+  if (e < 113) {                        // below 2^-14: a subnormal half (or zero)
     if (abs < 0x33000000) return sign;  // below 2^-25 rounds to zero
     const uint32_t m = (abs & 0x7FFFFF) | 0x800000;
     const uint32_t shift = 126 - e;
@@ -356,8 +355,12 @@ std::string ggml_quantizable_names() { return names_where(ggml_can_quantize); }
 void ggml_dequantize(GgmlType type, const uint8_t* src, float* dst, uint64_t n) {
   switch (type) {
     case GgmlType::F32: std::memcpy(dst, src, n * 4); return;
-    case GgmlType::F16: for (uint64_t k = 0; k < n; ++k) dst[k] = half_to_float(load_u16(src + 2 * k)); return;
-    case GgmlType::BF16: for (uint64_t k = 0; k < n; ++k) dst[k] = bf16_to_float(load_u16(src + 2 * k)); return;
+    case GgmlType::F16:
+      for (uint64_t k = 0; k < n; ++k) dst[k] = half_to_float(load_u16(src + 2 * k));
+      return;
+    case GgmlType::BF16:
+      for (uint64_t k = 0; k < n; ++k) dst[k] = bf16_to_float(load_u16(src + 2 * k));
+      return;
     case GgmlType::F64:
       for (uint64_t k = 0; k < n; ++k) {
         double v;
@@ -369,15 +372,20 @@ void ggml_dequantize(GgmlType type, const uint8_t* src, float* dst, uint64_t n) 
   }
   const BlockDequant block = block_dequant(type);
   const auto& info = ggml_type_info(type);
-  if (!block) fail("gguf", "dequantizing ", info.name, " is not supported (supported: ", ggml_dequantizable_names(), ")");
+  if (!block)
+    fail("gguf", "dequantizing ", info.name, " is not supported (supported: ", ggml_dequantizable_names(), ")");
   for (uint64_t k = 0; k < n / info.block_size; ++k) block(src + k * info.type_size, dst + k * info.block_size);
 }
 
 void ggml_quantize(GgmlType type, const float* src, uint8_t* dst, uint64_t n) {
   switch (type) {
     case GgmlType::F32: std::memcpy(dst, src, n * 4); return;
-    case GgmlType::F16: for (uint64_t k = 0; k < n; ++k) store_u16(dst + 2 * k, float_to_half(src[k])); return;
-    case GgmlType::BF16: for (uint64_t k = 0; k < n; ++k) store_u16(dst + 2 * k, float_to_bf16(src[k])); return;
+    case GgmlType::F16:
+      for (uint64_t k = 0; k < n; ++k) store_u16(dst + 2 * k, float_to_half(src[k]));
+      return;
+    case GgmlType::BF16:
+      for (uint64_t k = 0; k < n; ++k) store_u16(dst + 2 * k, float_to_bf16(src[k]));
+      return;
     default: break;
   }
   const BlockQuant block = block_quant(type);

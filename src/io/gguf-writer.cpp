@@ -111,7 +111,8 @@ GgufValue gguf_f32_array(const std::vector<double>& values) {
 }
 
 GgufWriter::GgufWriter(uint32_t alignment) : alignment_(alignment) {
-  if (alignment == 0 || (alignment & (alignment - 1)) != 0) fail("gguf", "alignment ", alignment, " is not a power of two");
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+    fail("gguf", "alignment ", alignment, " is not a power of two");
   if (alignment != 32) set("general.alignment", gguf_u32(alignment));
 }
 
@@ -139,10 +140,11 @@ void GgufWriter::add_tensor(const std::string& name, std::vector<uint64_t> ne, G
   for (const auto& t : tensors_) {
     if (t.info.name == name) fail("gguf", "tensor '", name, "' is written twice");
   }
-  if (ne.empty() || ne.size() > 4) fail("gguf", "tensor '", name, "' has ", ne.size(), " dimensions (1 to 4 are allowed)");
+  if (ne.empty() || ne.size() > 4)
+    fail("gguf", "tensor '", name, "' has ", ne.size(), " dimensions (1 to 4 are allowed)");
   if (ne[0] % info.block_size != 0) {
-    fail("gguf", "tensor '", name, "' has rows of ", ne[0], " elements, which ", info.name, " cannot hold (its blocks are ",
-         info.block_size, " elements)");
+    fail("gguf", "tensor '", name, "' has rows of ", ne[0], " elements, which ", info.name,
+         " cannot hold (its blocks are ", info.block_size, " elements)");
   }
   Tensor t;
   t.info.name = name;

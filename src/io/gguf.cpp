@@ -20,26 +20,42 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr GgmlTypeInfo kTypes[] = {
-    {GgmlType::F32, "F32", 1, 4},          {GgmlType::F16, "F16", 1, 2},
-    {GgmlType::Q4_0, "Q4_0", 32, 18},      {GgmlType::Q4_1, "Q4_1", 32, 20},
-    {GgmlType::Q5_0, "Q5_0", 32, 22},      {GgmlType::Q5_1, "Q5_1", 32, 24},
-    {GgmlType::Q8_0, "Q8_0", 32, 34},      {GgmlType::Q8_1, "Q8_1", 32, 40},
-    {GgmlType::Q2_K, "Q2_K", 256, 84},     {GgmlType::Q3_K, "Q3_K", 256, 110},
-    {GgmlType::Q4_K, "Q4_K", 256, 144},    {GgmlType::Q5_K, "Q5_K", 256, 176},
-    {GgmlType::Q6_K, "Q6_K", 256, 210},    {GgmlType::Q8_K, "Q8_K", 256, 292},
-    {GgmlType::IQ2_XXS, "IQ2_XXS", 256, 66}, {GgmlType::IQ2_XS, "IQ2_XS", 256, 74},
-    {GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98}, {GgmlType::IQ1_S, "IQ1_S", 256, 50},
-    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18},  {GgmlType::IQ3_S, "IQ3_S", 256, 110},
-    {GgmlType::IQ2_S, "IQ2_S", 256, 82},   {GgmlType::IQ4_XS, "IQ4_XS", 256, 136},
-    {GgmlType::I8, "I8", 1, 1},            {GgmlType::I16, "I16", 1, 2},
-    {GgmlType::I32, "I32", 1, 4},          {GgmlType::I64, "I64", 1, 8},
-    {GgmlType::F64, "F64", 1, 8},          {GgmlType::IQ1_M, "IQ1_M", 256, 56},
-    {GgmlType::BF16, "BF16", 1, 2},        {GgmlType::TQ1_0, "TQ1_0", 256, 54},
-    {GgmlType::TQ2_0, "TQ2_0", 256, 66},   {GgmlType::MXFP4, "MXFP4", 32, 17},
+    {GgmlType::F32, "F32", 1, 4},
+    {GgmlType::F16, "F16", 1, 2},
+    {GgmlType::Q4_0, "Q4_0", 32, 18},
+    {GgmlType::Q4_1, "Q4_1", 32, 20},
+    {GgmlType::Q5_0, "Q5_0", 32, 22},
+    {GgmlType::Q5_1, "Q5_1", 32, 24},
+    {GgmlType::Q8_0, "Q8_0", 32, 34},
+    {GgmlType::Q8_1, "Q8_1", 32, 40},
+    {GgmlType::Q2_K, "Q2_K", 256, 84},
+    {GgmlType::Q3_K, "Q3_K", 256, 110},
+    {GgmlType::Q4_K, "Q4_K", 256, 144},
+    {GgmlType::Q5_K, "Q5_K", 256, 176},
+    {GgmlType::Q6_K, "Q6_K", 256, 210},
+    {GgmlType::Q8_K, "Q8_K", 256, 292},
+    {GgmlType::IQ2_XXS, "IQ2_XXS", 256, 66},
+    {GgmlType::IQ2_XS, "IQ2_XS", 256, 74},
+    {GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98},
+    {GgmlType::IQ1_S, "IQ1_S", 256, 50},
+    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18},
+    {GgmlType::IQ3_S, "IQ3_S", 256, 110},
+    {GgmlType::IQ2_S, "IQ2_S", 256, 82},
+    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136},
+    {GgmlType::I8, "I8", 1, 1},
+    {GgmlType::I16, "I16", 1, 2},
+    {GgmlType::I32, "I32", 1, 4},
+    {GgmlType::I64, "I64", 1, 8},
+    {GgmlType::F64, "F64", 1, 8},
+    {GgmlType::IQ1_M, "IQ1_M", 256, 56},
+    {GgmlType::BF16, "BF16", 1, 2},
+    {GgmlType::TQ1_0, "TQ1_0", 256, 54},
+    {GgmlType::TQ2_0, "TQ2_0", 256, 66},
+    {GgmlType::MXFP4, "MXFP4", 32, 17},
 };
 
 // No real file comes near these; they keep a hostile header from asking for absurd allocations.
-constexpr uint64_t kMaxDims = 4;                 // GGML_MAX_DIMS
+constexpr uint64_t kMaxDims = 4;  // GGML_MAX_DIMS
 constexpr uint64_t kMaxArrayDepth = 8;
 
 // Reads little-endian values from [pos, end), failing with the file's name past the end.
@@ -62,8 +78,7 @@ class Cursor {
   std::string string(const std::string& what) {
     const uint64_t length = read<uint64_t>(what.c_str());
     if (length > left()) {
-      file_.fail(what, " is ", length, " bytes long at byte ", pos_ - 8, ", past the end of the ", size_,
-                 "-byte file");
+      file_.fail(what, " is ", length, " bytes long at byte ", pos_ - 8, ", past the end of the ", size_, "-byte file");
     }
     std::string text(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(length));
     pos_ += length;
@@ -86,10 +101,18 @@ class Cursor {
 // The smallest number of bytes one element of `type` takes in the file (a string: its length).
 uint64_t min_value_bytes(GgufValueType type) {
   switch (type) {
-    case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
-    case GgufValueType::U16: case GgufValueType::I16: return 2;
-    case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
-    case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: case GgufValueType::STRING: return 8;
+    case GgufValueType::U8:
+    case GgufValueType::I8:
+    case GgufValueType::BOOL: return 1;
+    case GgufValueType::U16:
+    case GgufValueType::I16: return 2;
+    case GgufValueType::U32:
+    case GgufValueType::I32:
+    case GgufValueType::F32: return 4;
+    case GgufValueType::U64:
+    case GgufValueType::I64:
+    case GgufValueType::F64:
+    case GgufValueType::STRING: return 8;
     case GgufValueType::ARRAY: return 12;  // element type + count
   }
   return 1;
@@ -147,13 +170,17 @@ std::string describe(const GgufValue& v) {
 // Fits-in-int64 integer value of `v`, or nullopt.
 std::optional<int64_t> integer_of(const GgufValue& v) {
   switch (v.type) {
-    case GgufValueType::U8: case GgufValueType::U16: case GgufValueType::U32: case GgufValueType::U64:
+    case GgufValueType::U8:
+    case GgufValueType::U16:
+    case GgufValueType::U32:
+    case GgufValueType::U64:
       if (v.u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
       return static_cast<int64_t>(v.u);
-    case GgufValueType::I8: case GgufValueType::I16: case GgufValueType::I32: case GgufValueType::I64:
-      return v.i;
-    default:
-      return std::nullopt;
+    case GgufValueType::I8:
+    case GgufValueType::I16:
+    case GgufValueType::I32:
+    case GgufValueType::I64: return v.i;
+    default: return std::nullopt;
   }
 }
 
@@ -183,7 +210,7 @@ std::optional<GgmlType> ggml_type_from_name(const std::string& name) {
 }
 
 const char* gguf_value_type_name(GgufValueType type) {
-  static const char* const names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+  static const char* const names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                       "bool", "string", "array", "u64", "i64", "f64"};
   const auto index = static_cast<uint32_t>(type);
   return index < sizeof(names) / sizeof(names[0]) ? names[index] : "unknown";
@@ -197,9 +224,7 @@ uint64_t GgufTensorInfo::elements() const {
   return n;
 }
 
-std::vector<int64_t> GgufTensorInfo::shape() const {
-  return std::vector<int64_t>(ne.rbegin(), ne.rend());
-}
+std::vector<int64_t> GgufTensorInfo::shape() const { return std::vector<int64_t>(ne.rbegin(), ne.rend()); }
 
 std::shared_ptr<GgufFile> GgufFile::open(const std::string& path) {
   std::shared_ptr<GgufFile> file(new GgufFile());
@@ -249,7 +274,8 @@ void GgufFile::parse_all() {
   const uint64_t tensor_count = in.read<uint64_t>("the tensor count");
   const uint64_t metadata_count = in.read<uint64_t>("the metadata count");
   // A metadata entry takes at least 8 + 4 + 1 bytes, a tensor entry 8 + 4 + 4 + 8.
-  if (metadata_count > in.left() / 13) fail("claims ", metadata_count, " metadata entries, more than the file can hold");
+  if (metadata_count > in.left() / 13)
+    fail("claims ", metadata_count, " metadata entries, more than the file can hold");
   if (tensor_count > in.left() / 24) fail("claims ", tensor_count, " tensors, more than the file can hold");
 
   for (uint64_t k = 0; k < metadata_count; ++k) {
@@ -299,7 +325,8 @@ void GgufFile::parse_all() {
     }
     t.bytes = elements / info->block_size * info->type_size;
     t.offset = in.read<uint64_t>(what.c_str());
-    if (t.offset % alignment_ != 0) fail(what, " starts at offset ", t.offset, ", not a multiple of the alignment ", alignment_);
+    if (t.offset % alignment_ != 0)
+      fail(what, " starts at offset ", t.offset, ", not a multiple of the alignment ", alignment_);
     if (tensor_index_.count(t.name)) fail("tensor name '", t.name, "' appears twice");
     tensor_index_[t.name] = tensors_.size();
     tensors_.push_back(std::move(t));
@@ -308,7 +335,8 @@ void GgufFile::parse_all() {
   const uint64_t header_end = in.pos();
   data_start_ = (header_end + alignment_ - 1) / alignment_ * alignment_;
   if (tensors_.empty()) return;  // a file of metadata alone (a tokenizer, a vocabulary) may end here
-  if (data_start_ > size_) fail("the tensor data should start at byte ", data_start_, ", past the end of the ", size_, "-byte file");
+  if (data_start_ > size_)
+    fail("the tensor data should start at byte ", data_start_, ", past the end of the ", size_, "-byte file");
   const uint64_t data_size = size_ - data_start_;
 
   // Each tensor inside the data section, and no two overlapping.
@@ -348,9 +376,7 @@ int64_t GgufFile::get_int(const std::string& key) const {
   return *value;
 }
 
-int64_t GgufFile::get_int(const std::string& key, int64_t fallback) const {
-  return has(key) ? get_int(key) : fallback;
-}
+int64_t GgufFile::get_int(const std::string& key, int64_t fallback) const { return has(key) ? get_int(key) : fallback; }
 
 double GgufFile::get_float(const std::string& key) const {
   const GgufValue* v = find(key);
@@ -412,7 +438,8 @@ std::vector<int64_t> GgufFile::get_int_array(const std::string& key) const {
 std::vector<double> GgufFile::get_float_array(const std::string& key) const {
   const GgufValue* v = find(key);
   if (!v) fail("has no metadata '", key, "'");
-  if (v->type != GgufValueType::ARRAY || !(v->element_type == GgufValueType::F32 || v->element_type == GgufValueType::F64)) {
+  if (v->type != GgufValueType::ARRAY ||
+      !(v->element_type == GgufValueType::F32 || v->element_type == GgufValueType::F64)) {
     fail("metadata '", key, "' must be an array of floats, found ", describe(*v));
   }
   std::vector<double> out;

@@ -26,10 +26,38 @@ namespace retain::io {
 
 // ggml's tensor types, with their numbers in the file.
 enum class GgmlType : uint32_t {
-  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-  Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-  IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
-  I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  IQ2_XXS = 16,
+  IQ2_XS = 17,
+  IQ3_XXS = 18,
+  IQ1_S = 19,
+  IQ4_NL = 20,
+  IQ3_S = 21,
+  IQ2_S = 22,
+  IQ4_XS = 23,
+  I8 = 24,
+  I16 = 25,
+  I32 = 26,
+  I64 = 27,
+  F64 = 28,
+  IQ1_M = 29,
+  BF16 = 30,
+  TQ1_0 = 34,
+  TQ2_0 = 35,
+  MXFP4 = 39,
 };
 
 struct GgmlTypeInfo {
@@ -49,8 +77,19 @@ std::optional<GgmlType> ggml_type_from_name(const std::string& name);
 
 // Metadata value types, with their numbers in the file.
 enum class GgufValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
-  U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 const char* gguf_value_type_name(GgufValueType type);
 
@@ -58,12 +97,12 @@ const char* gguf_value_type_name(GgufValueType type);
 // values that do not fit; arrays hold their elements (which may be arrays themselves).
 struct GgufValue {
   GgufValueType type = GgufValueType::U8;
-  uint64_t u = 0;  // U8 U16 U32 U64 BOOL
-  int64_t i = 0;   // I8 I16 I32 I64
-  double f = 0;    // F32 F64
-  std::string s;   // STRING
+  uint64_t u = 0;                                  // U8 U16 U32 U64 BOOL
+  int64_t i = 0;                                   // I8 I16 I32 I64
+  double f = 0;                                    // F32 F64
+  std::string s;                                   // STRING
   GgufValueType element_type = GgufValueType::U8;  // ARRAY
-  std::vector<GgufValue> array;                     // ARRAY
+  std::vector<GgufValue> array;                    // ARRAY
 
   bool is_integer() const;
   bool is_float() const { return type == GgufValueType::F32 || type == GgufValueType::F64; }

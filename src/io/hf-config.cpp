@@ -49,7 +49,8 @@ int64_t HfConfig::get_int(const std::string& key) const {
   const auto& value = at(key);
   // 4096.0 is accepted as an integer; 0.5 is not.
   if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float() && value.get<double>() == static_cast<double>(static_cast<int64_t>(value.get<double>()))) {
+  if (value.is_number_float() &&
+      value.get<double>() == static_cast<double>(static_cast<int64_t>(value.get<double>()))) {
     return static_cast<int64_t>(value.get<double>());
   }
   fail("config", path_, ": field '", key, "' must be an integer, got ", json_type_name(value), " ", value.dump());
@@ -73,15 +74,11 @@ std::string HfConfig::get_string(const std::string& key) const {
   return value.get<std::string>();
 }
 
-int64_t HfConfig::get_int(const std::string& key, int64_t fallback) const {
-  return has(key) ? get_int(key) : fallback;
-}
+int64_t HfConfig::get_int(const std::string& key, int64_t fallback) const { return has(key) ? get_int(key) : fallback; }
 double HfConfig::get_double(const std::string& key, double fallback) const {
   return has(key) ? get_double(key) : fallback;
 }
-bool HfConfig::get_bool(const std::string& key, bool fallback) const {
-  return has(key) ? get_bool(key) : fallback;
-}
+bool HfConfig::get_bool(const std::string& key, bool fallback) const { return has(key) ? get_bool(key) : fallback; }
 std::string HfConfig::get_string(const std::string& key, const std::string& fallback) const {
   return has(key) ? get_string(key) : fallback;
 }
@@ -131,8 +128,7 @@ RopeConfig HfConfig::rope() const {
   };
   for (const auto& [key, value] : params->items()) {
     if (value.is_object()) {
-      fail("config", path_, ": per-layer-type rope parameters ('", where, ".", key,
-           "') are not supported");
+      fail("config", path_, ": per-layer-type rope parameters ('", where, ".", key, "') are not supported");
     }
   }
   auto type = params->find("rope_type");
@@ -153,8 +149,7 @@ RopeConfig HfConfig::rope() const {
     rope.factor = number("factor", 0, true);
     rope.low_freq_factor = number("low_freq_factor", 0, true);
     rope.high_freq_factor = number("high_freq_factor", 0, true);
-    rope.original_max_position_embeddings =
-        static_cast<int64_t>(number("original_max_position_embeddings", 0, true));
+    rope.original_max_position_embeddings = static_cast<int64_t>(number("original_max_position_embeddings", 0, true));
     if (rope.high_freq_factor <= rope.low_freq_factor) {
       fail("config", path_, ": ", where, ": high_freq_factor must be larger than low_freq_factor");
     }

@@ -19,10 +19,10 @@ namespace retain::io {
 struct RopeConfig {
   std::string type = "default";  // default | linear | llama3 (others are refused)
   double theta = 10000.0;
-  double factor = 1.0;                          // linear, llama3
-  double low_freq_factor = 1.0;                 // llama3
-  double high_freq_factor = 4.0;                // llama3
-  int64_t original_max_position_embeddings = 0; // llama3
+  double factor = 1.0;                           // linear, llama3
+  double low_freq_factor = 1.0;                  // llama3
+  double high_freq_factor = 4.0;                 // llama3
+  int64_t original_max_position_embeddings = 0;  // llama3
 };
 
 class HfConfig {
@@ -58,8 +58,7 @@ class HfConfig {
   void architecture_check(std::initializer_list<const char*> supported) const;
 
   // Refuses a value we do not implement, naming the file, the key and what is supported.
-  [[noreturn]] void refuse(const std::string& key, const std::string& value,
-                           const std::string& supported) const;
+  [[noreturn]] void refuse(const std::string& key, const std::string& value, const std::string& supported) const;
 
  private:
   const nlohmann::json& at(const std::string& key) const;

@@ -23,12 +23,22 @@ const std::string kPrefix = "base_model.model.";
 
 // adapter_config.json keys that change nothing at inference once the weights exist (bookkeeping,
 // initialisation recipes, training-only settings), or that are checked explicitly below.
-const std::set<std::string> kUnderstoodKeys = {
-    "peft_type", "r", "lora_alpha", "use_rslora", "use_dora", "fan_in_fan_out", "target_modules", "bias",
-    "rank_pattern", "alpha_pattern", "modules_to_save", "base_model_name_or_path", "revision", "task_type",
-    "inference_mode", "peft_version", "auto_mapping", "init_lora_weights", "lora_dropout", "layers_to_transform",
-    "layers_pattern", "exclude_modules", "loftq_config", "eva_config", "corda_config", "megatron_core",
-    "megatron_config", "qalora_group_size", "use_qalora", "lora_bias", "ensure_weight_tying"};
+const std::set<std::string> kUnderstoodKeys = {"peft_type",          "r",
+                                               "lora_alpha",         "use_rslora",
+                                               "use_dora",           "fan_in_fan_out",
+                                               "target_modules",     "bias",
+                                               "rank_pattern",       "alpha_pattern",
+                                               "modules_to_save",    "base_model_name_or_path",
+                                               "revision",           "task_type",
+                                               "inference_mode",     "peft_version",
+                                               "auto_mapping",       "init_lora_weights",
+                                               "lora_dropout",       "layers_to_transform",
+                                               "layers_pattern",     "exclude_modules",
+                                               "loftq_config",       "eva_config",
+                                               "corda_config",       "megatron_core",
+                                               "megatron_config",    "qalora_group_size",
+                                               "use_qalora",         "lora_bias",
+                                               "ensure_weight_tying"};
 
 bool truthy(const json& value) {
   if (value.is_null()) return false;
@@ -69,7 +79,8 @@ PeftAdapter peft_adapter_read(const std::string& dir) {
     return it == config.end() ? null_value : *it;
   };
   const auto peft_type = field("peft_type").is_string() ? field("peft_type").get<std::string>() : std::string("?");
-  if (peft_type != "LORA") fail("peft", config_path, ": peft_type '", peft_type, "' is not supported (supported: LORA)");
+  if (peft_type != "LORA")
+    fail("peft", config_path, ": peft_type '", peft_type, "' is not supported (supported: LORA)");
   for (const auto& [key, value] : config.items()) {
     if (!kUnderstoodKeys.count(key) && truthy(value)) {
       fail("peft", config_path, ": option '", key, "' = ", value.dump(), " is not supported");
@@ -89,7 +100,8 @@ PeftAdapter peft_adapter_read(const std::string& dir) {
   }
 
   PeftAdapter adapter;
-  adapter.base_model_name_or_path = field("base_model_name_or_path").is_string() ? field("base_model_name_or_path").get<std::string>() : "";
+  adapter.base_model_name_or_path =
+      field("base_model_name_or_path").is_string() ? field("base_model_name_or_path").get<std::string>() : "";
   adapter.task_type = field("task_type").is_string() ? field("task_type").get<std::string>() : "";
   adapter.fan_in_fan_out = truthy(field("fan_in_fan_out"));
   const bool rslora = truthy(field("use_rslora"));
@@ -107,8 +119,8 @@ PeftAdapter peft_adapter_read(const std::string& dir) {
   }
   for (auto& [module, layer] : adapter.layers) {
     if (!layer.A.defined() || !layer.B.defined()) {
-      fail("peft", weights_path, ": module '", module, "' has lora_", layer.A.defined() ? "A" : "B",
-           " but no lora_", layer.A.defined() ? "B" : "A");
+      fail("peft", weights_path, ": module '", module, "' has lora_", layer.A.defined() ? "A" : "B", " but no lora_",
+           layer.A.defined() ? "B" : "A");
     }
     if (layer.A.dim() != 2 || layer.B.dim() != 2 || layer.A.size(0) != layer.B.size(1)) {
       fail("peft", weights_path, ": module '", module, "': lora_A ", layer.A.sizes(), " and lora_B ", layer.B.sizes(),
@@ -116,13 +128,14 @@ PeftAdapter peft_adapter_read(const std::string& dir) {
     }
     const int64_t r = layer.A.size(0);
     const json* rank = pattern_match(field("rank_pattern"), module);
-    const int64_t expected_r = rank != nullptr && rank->is_number_integer() ? rank->get<int64_t>() : field("r").get<int64_t>();
+    const int64_t expected_r =
+        rank != nullptr && rank->is_number_integer() ? rank->get<int64_t>() : field("r").get<int64_t>();
     if (r != expected_r) {
       fail("peft", weights_path, ": module '", module, "' has rank ", r, " but ", config_path, " says ", expected_r);
     }
     const json* alpha_value = pattern_match(field("alpha_pattern"), module);
     const double alpha = alpha_value != nullptr && alpha_value->is_number() ? alpha_value->get<double>()
-                                                                             : field("lora_alpha").get<double>();
+                                                                            : field("lora_alpha").get<double>();
     layer.scale = rslora ? alpha / std::sqrt(double(r)) : alpha / double(r);
   }
   if (adapter.layers.empty()) fail("peft", weights_path, ": no LoRA weights in the file");

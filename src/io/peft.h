@@ -11,15 +11,15 @@
 namespace retain::io {
 
 struct LoraWeights {
-  torch::Tensor A;  // [r, in]   (tensor "base_model.model.<module>.lora_A.weight")
-  torch::Tensor B;  // [out, r]  (tensor "base_model.model.<module>.lora_B.weight")
-  double scale = 1; // lora_alpha / r (/ sqrt(r) with use_rslora), per module
+  torch::Tensor A;   // [r, in]   (tensor "base_model.model.<module>.lora_A.weight")
+  torch::Tensor B;   // [out, r]  (tensor "base_model.model.<module>.lora_B.weight")
+  double scale = 1;  // lora_alpha / r (/ sqrt(r) with use_rslora), per module
 };
 
 struct PeftAdapter {
   std::string base_model_name_or_path;
-  std::string task_type;                    // CAUSAL_LM, SEQ_2_SEQ_LM, ... ("" for none)
-  bool fan_in_fan_out = false;              // GPT-2's Conv1D layers
+  std::string task_type;                      // CAUSAL_LM, SEQ_2_SEQ_LM, ... ("" for none)
+  bool fan_in_fan_out = false;                // GPT-2's Conv1D layers
   std::map<std::string, LoraWeights> layers;  // by HF module name ("model.layers.0.self_attn.q_proj")
 };
 

@@ -77,7 +77,8 @@ json parse_json(const char* text, size_t n, const std::string& file) {
   } catch (const json::exception& e) {
     // nlohmann quotes the bytes it read last, which may be the invalid UTF-8 itself.
     std::string message = e.what();
-    std::replace_if(message.begin(), message.end(), [](char c) { return c < ' ' || c > '~'; }, '?');
+    std::replace_if(
+        message.begin(), message.end(), [](char c) { return c < ' ' || c > '~'; }, '?');
     fail("safetensors", file, ": the header is not valid JSON: ", message);
   }
 }
@@ -112,8 +113,8 @@ Dtype parse_dtype(const json& value, const std::string& name, const std::string&
 }
 
 // The entries of `value`, which must be a list of non-negative integers no larger than `max`.
-std::vector<uint64_t> parse_naturals(const json& value, uint64_t max, const char* what,
-                                     const std::string& name, const std::string& file) {
+std::vector<uint64_t> parse_naturals(const json& value, uint64_t max, const char* what, const std::string& name,
+                                     const std::string& file) {
   if (!value.is_array()) fail_tensor(file, name, "has ", what, " ", brief(value), ", not a list");
   std::vector<uint64_t> out;
   for (const auto& item : value) {
@@ -133,8 +134,8 @@ TensorEntry parse_entry(const std::string& name, const json& entry, const std::s
   tensor.name = name;
   tensor.dtype = parse_dtype(field(entry, "dtype", name, file), name, file);
   // int64_t because torch sizes are; the Rust crate allows up to usize.
-  for (uint64_t d : parse_naturals(field(entry, "shape", name, file),
-                                   std::numeric_limits<int64_t>::max(), "shape", name, file)) {
+  for (uint64_t d :
+       parse_naturals(field(entry, "shape", name, file), std::numeric_limits<int64_t>::max(), "shape", name, file)) {
     tensor.shape.push_back(static_cast<int64_t>(d));
   }
   const json& offsets = field(entry, "data_offsets", name, file);

@@ -31,9 +31,9 @@ struct TensorEntry {
 };
 
 struct SafetensorsHeader {
-  std::vector<TensorEntry> tensors;              // in data-offset order
+  std::vector<TensorEntry> tensors;             // in data-offset order
   std::map<std::string, std::string> metadata;  // "__metadata__"
-  uint64_t data_start = 0;                       // 8 + N: where the data buffer starts in the file
+  uint64_t data_start = 0;                      // 8 + N: where the data buffer starts in the file
 };
 
 // Parses the header of a file of `size` bytes; `data` holds the whole file, or at least its

@@ -35,9 +35,9 @@ constexpr const char* kIndexFile = "model.safetensors.index.json";
 
 // Indexed by Dtype.
 constexpr std::pair<Dtype, torch::ScalarType> kScalarTypes[] = {
-    {Dtype::BOOL, torch::kBool}, {Dtype::U8, torch::kByte},      {Dtype::I8, torch::kChar},
-    {Dtype::I16, torch::kShort}, {Dtype::F16, torch::kHalf},     {Dtype::BF16, torch::kBFloat16},
-    {Dtype::I32, torch::kInt},   {Dtype::F32, torch::kFloat},    {Dtype::F64, torch::kDouble},
+    {Dtype::BOOL, torch::kBool}, {Dtype::U8, torch::kByte},   {Dtype::I8, torch::kChar},
+    {Dtype::I16, torch::kShort}, {Dtype::F16, torch::kHalf},  {Dtype::BF16, torch::kBFloat16},
+    {Dtype::I32, torch::kInt},   {Dtype::F32, torch::kFloat}, {Dtype::F64, torch::kDouble},
     {Dtype::I64, torch::kLong}};
 
 torch::ScalarType scalar_type(Dtype dtype) { return kScalarTypes[static_cast<size_t>(dtype)].second; }
@@ -64,8 +64,7 @@ class MappedFile {
     }
     size_ = static_cast<size_t>(st.st_size);
     // mmap refuses an empty file; the header parser rejects it anyway.
-    void* data = size_ ? ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0)
-                       : nullptr;
+    void* data = size_ ? ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0) : nullptr;
     const int error = errno;
     ::close(fd);  // the mapping keeps the file
     if (data == MAP_FAILED) fail("safetensors", path, ": cannot map: ", std::strerror(error));
@@ -169,7 +168,8 @@ SafetensorsFile safetensors_load(const std::string& path) {
     const auto options = torch::TensorOptions().dtype(scalar_type(t.dtype));
     torch::Tensor tensor;
     if (reinterpret_cast<uintptr_t>(data) % dtype_size(t.dtype) == 0) {
-      tensor = torch::from_blob(data, t.shape, [file](void*) {}, options);
+      tensor = torch::from_blob(
+          data, t.shape, [file](void*) {}, options);
     } else {
       // Writers that do not pad the header (MLX) leave data unaligned, which torch cannot view.
       tensor = torch::empty(t.shape, options);

@@ -1,5 +1,5 @@
 // ewc.h - Elastic Weight Consolidation (Kirkpatrick et al. 2017) as TRACE implements it for LLMs
-// (methods.md §8.6): from the second task on, the loss gains
+// (docs/methods.md §8.6): from the second task on, the loss gains
 //   (λ/2) · Σ_i F_i (θ_i − θ*_i)²
 // with θ* the parameters at the end of the previous task and F the diagonal empirical Fisher,
 // the mean over the task's training batches of the squared gradient of the batch loss, computed

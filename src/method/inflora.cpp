@@ -37,8 +37,8 @@ void InfLora::begin_task(model::Model& model, const TaskContext& task) {
 
 void InfLora::end_task(model::Model& model, const TaskContext& task) {
   auto covariances = input_second_moments(model, task, calibration_batches_);
-  const double epsilon =
-      lambda_begin_ + (lambda_end_ - lambda_begin_) * static_cast<double>(task.index) / static_cast<double>(std::max<int64_t>(1, task.count));
+  const double epsilon = lambda_begin_ + (lambda_end_ - lambda_begin_) * static_cast<double>(task.index) /
+                                             static_cast<double>(std::max<int64_t>(1, task.count));
   for (auto& [layer_name, layer] : layers_) {
     const auto& C = covariances.at(layer_name);
     const auto in = C.size(0);

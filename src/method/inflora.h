@@ -3,7 +3,7 @@
 // subspace of earlier tasks; only B trains, so ΔW = B·A leaves earlier tasks' inputs alone. After
 // the task, the subspace memory of every target layer grows (GPM) until it holds the fraction
 //   ε_t = lambda_begin + (lambda_end − lambda_begin) · t / T
-// of the input energy (methods.md §8.5). The memory stays in "remove" mode (a basis of the old
+// of the input energy (docs/methods.md §8.5). The memory stays in "remove" mode (a basis of the old
 // inputs) at any size; DualGPM's switch to storing the complement past half the width saves memory
 // only. It is capped at width − rank so every new A has room.
 #pragma once

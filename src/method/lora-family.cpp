@@ -10,7 +10,8 @@
 
 namespace retain::method {
 
-LoraSettings lora_settings_read(config::Options& options, const std::string& method_name, const LoraSettings& defaults) {
+LoraSettings lora_settings_read(config::Options& options, const std::string& method_name,
+                                const LoraSettings& defaults) {
   LoraSettings settings;
   settings.targets = options.get_names("targets", "");
   if (settings.targets.empty()) settings.targets = defaults.targets;
@@ -39,7 +40,8 @@ void LoraMethod::attach(model::Model& model) {
   if (layers_.empty()) {
     std::string list;
     for (const auto& t : targets) list += (list.empty() ? "" : ",") + t;
-    fail("method", name(), ": no linear layer of the '", model.config().model_type(), "' model matches targets '", list, "'");
+    fail("method", name(), ": no linear layer of the '", model.config().model_type(), "' model matches targets '", list,
+         "'");
   }
   head_.clear();
   const auto head_prefix = model.head_layer() + ".";
@@ -104,7 +106,8 @@ void LoraMethod::set_trainable(const std::string& name, bool train_A) {
   }
 }
 
-std::map<std::string, torch::Tensor> LoraMethod::input_second_moments(model::Model& model, const TaskContext& task, int64_t batches) {
+std::map<std::string, torch::Tensor> LoraMethod::input_second_moments(model::Model& model, const TaskContext& task,
+                                                                      int64_t batches) {
   std::map<std::string, torch::Tensor> sums;
   std::map<std::string, int64_t> rows;
   for (auto& [layer_name, layer] : layers_) {
@@ -151,7 +154,8 @@ void LoraMethod::load_state(const MethodState& state) {
       if (layer->adapter_find(adapter_name) != nullptr) layer->adapter_remove(adapter_name);
       const auto key = layer_name + "/" + adapter_name;
       auto A = state.tensors.find(key + "/A"), B = state.tensors.find(key + "/B");
-      if (A == state.tensors.end() || B == state.tensors.end()) fail("method", name(), ": the saved state lacks adapter '", key, "'");
+      if (A == state.tensors.end() || B == state.tensors.end())
+        fail("method", name(), ": the saved state lacks adapter '", key, "'");
       const auto device = layer->weight.device();
       layer->adapter_add(adapter_name, A->second.to(device).clone(), B->second.to(device).clone(), scale);
     }

@@ -58,7 +58,8 @@ class LoraMethod : public Method {
   void set_trainable(const std::string& name, bool train_A = true);
   // Uncentred input second moment E[x xᵀ] of every target layer (by layer name) over the task's
   // training batches (at most `batches`; 0 = all), in fp32, without gradients.
-  std::map<std::string, torch::Tensor> input_second_moments(model::Model& model, const TaskContext& task, int64_t batches);
+  std::map<std::string, torch::Tensor> input_second_moments(model::Model& model, const TaskContext& task,
+                                                            int64_t batches);
   // Extra tensors and metadata of a derived method, saved beside the adapters.
   virtual void state_extra(MethodState& /*state*/) const {}
   virtual void load_state_extra(const MethodState& /*state*/) {}

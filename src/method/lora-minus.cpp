@@ -45,19 +45,24 @@ void LoraMinus::attach(model::Model& model) {
   LoraMethod::attach(model);
 }
 
-std::map<std::string, torch::Tensor> LoraMinus::subtracted_second_moments(model::Model& model, const TaskContext& task) {
+std::map<std::string, torch::Tensor> LoraMinus::subtracted_second_moments(model::Model& model,
+                                                                          const TaskContext& task) {
   // Flip every earlier adapter to −ΔW and switch the new one off, then restore both exactly.
   for (auto& [layer_name, layer] : layers_) {
     for (auto& adapter : layer->adapters()) {
-      if (adapter.name == trainable_) adapter.active = false;
-      else adapter.scale = -adapter.scale;
+      if (adapter.name == trainable_)
+        adapter.active = false;
+      else
+        adapter.scale = -adapter.scale;
     }
   }
   auto moments = input_second_moments(model, task, minus_.calibration_batches);
   for (auto& [layer_name, layer] : layers_) {
     for (auto& adapter : layer->adapters()) {
-      if (adapter.name == trainable_) adapter.active = true;
-      else adapter.scale = -adapter.scale;
+      if (adapter.name == trainable_)
+        adapter.active = true;
+      else
+        adapter.scale = -adapter.scale;
     }
   }
   return moments;
@@ -66,7 +71,8 @@ std::map<std::string, torch::Tensor> LoraMinus::subtracted_second_moments(model:
 void LoraMinus::begin_task(model::Model& model, const TaskContext& task) {
   const bool images = model.kind() == model::ModelKind::ImageClassifier;
   if (images && !prototypes_) {
-    fail("method", "lora-minus: image streams need [train] head = \"prototype\" (it predicts by the nearest class "
+    fail("method",
+         "lora-minus: image streams need [train] head = \"prototype\" (it predicts by the nearest class "
          "mean)");
   }
   const auto prototypes = prototypes_ ? prototypes_() : torch::Tensor();
@@ -115,7 +121,8 @@ torch::Tensor LoraMinus::penalty(model::Model& /*model*/, const model::Batch& ba
   if (minus_.atl_weight == 0 || !out.features.defined() || !batch.labels.defined()) return {};
   auto f = out.features.to(torch::kFloat);
   f = f / (f.norm(2, 1, true) + 1e-12);
-  return augmented_triplet_loss(f, batch.labels.to(f.device()), old_prototypes_.defined() ? old_prototypes_.to(f.device()) : old_prototypes_,
+  return augmented_triplet_loss(f, batch.labels.to(f.device()),
+                                old_prototypes_.defined() ? old_prototypes_.to(f.device()) : old_prototypes_,
                                 minus_.margin) *
          minus_.atl_weight;
 }
@@ -175,7 +182,8 @@ std::unique_ptr<Method> lora_minus_create(config::Options& options) {
     fail("method", "lora-minus: projector_scaling must be \"sqrt_m\" or \"none\", got '", scaling, "'");
   }
   settings.sqrt_m_scaling = scaling == "sqrt_m";
-  if (!(settings.energy > 0 && settings.energy <= 1)) fail("method", "lora-minus: energy must be in (0, 1], got ", settings.energy);
+  if (!(settings.energy > 0 && settings.energy <= 1))
+    fail("method", "lora-minus: energy must be in (0, 1], got ", settings.energy);
   if (!(settings.atl_weight >= 0)) fail("method", "lora-minus: atl_weight must be >= 0");
   if (!(settings.margin >= 0)) fail("method", "lora-minus: margin must be >= 0");
   if (settings.calibration_batches < 0) fail("method", "lora-minus: calibration_batches must be >= 0 (0 = all)");

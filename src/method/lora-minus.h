@@ -1,5 +1,5 @@
 // lora-minus.h - LoRA⁻ (Liu & Chang, CVPR 2025, "LoRA Subtraction for Drift-Resistant Space";
-// methods.md §4): exemplar-free class-incremental learning with one LoRA per task on the key and
+// docs/methods.md §4): exemplar-free class-incremental learning with one LoRA per task on the key and
 // value projections (earlier ones frozen, all summed at inference).
 //
 // Before task t ≥ 1 a statistics pass runs the task's training data through the *subtracted* model,
@@ -25,11 +25,11 @@
 namespace retain::method {
 
 struct LoraMinusSettings {
-  double energy = 0.99;            // ε
-  double atl_weight = 0.05;        // λ (CIFAR-100 config)
-  double margin = 1.0;             // μ
-  bool sqrt_m_scaling = true;      // T = P Pᵀ/√m (authors) or P Pᵀ
-  int64_t calibration_batches = 0; // batches of the statistics pass; 0 = the whole task
+  double energy = 0.99;             // ε
+  double atl_weight = 0.05;         // λ (CIFAR-100 config)
+  double margin = 1.0;              // μ
+  bool sqrt_m_scaling = true;       // T = P Pᵀ/√m (authors) or P Pᵀ
+  int64_t calibration_batches = 0;  // batches of the statistics pass; 0 = the whole task
 };
 
 class LoraMinus : public LoraMethod {

@@ -1,4 +1,4 @@
-// method.h - the one interface every continual-learning method implements (DESIGN.md §4).
+// method.h - the one interface every continual-learning method implements (docs/design.md §3).
 // The training loop (train/trainer.cpp) calls the hooks in this order for every task:
 //   begin_task → [ forward → loss + penalty → backward → after_backward → clip → before_step → step
 //                → after_step ]* → end_task
@@ -65,8 +65,7 @@ class Method {
   // matrices only (not on biases and norm weights, as transformers' Trainer does).
   virtual std::vector<ParamGroup> trainable(model::Model& model, double weight_decay);
   // Extra loss terms added to the task loss; undefined = none.
-  virtual torch::Tensor penalty(model::Model& /*model*/, const model::Batch& /*batch*/,
-                                const model::Output& /*out*/) {
+  virtual torch::Tensor penalty(model::Model& /*model*/, const model::Batch& /*batch*/, const model::Output& /*out*/) {
     return {};
   }
   // Statistics of the step's forward passes that after_backward reads (MIGU's |activation| sums).

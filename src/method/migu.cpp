@@ -19,7 +19,8 @@ void Migu::observe() {
     bool trains = layer->weight.requires_grad();
     for (const auto& adapter : layer->adapters()) {
       if (adapter.B.requires_grad()) trains = true;
-      if (adapter.A.requires_grad()) stats.lora[adapter.name] = torch::zeros({adapter.A.size(0)}, adapter.A.options().dtype(torch::kFloat));
+      if (adapter.A.requires_grad())
+        stats.lora[adapter.name] = torch::zeros({adapter.A.size(0)}, adapter.A.options().dtype(torch::kFloat));
     }
     if (!trains) continue;
     stats.output = torch::zeros({layer->options().out_features}, layer->weight.options().dtype(torch::kFloat));
@@ -83,7 +84,8 @@ void Migu::after_backward(model::Model& model) {
       if (adapter.B.requires_grad() && grad_B.defined()) grad_B.mul_(rows.to(grad_B.scalar_type()).unsqueeze(1));
       auto it = stats.lora.find(adapter.name);
       auto& grad_A = adapter.A.mutable_grad();
-      if (it != stats.lora.end() && grad_A.defined()) grad_A.mul_(keep_mask(it->second).to(grad_A.scalar_type()).unsqueeze(1));
+      if (it != stats.lora.end() && grad_A.defined())
+        grad_A.mul_(keep_mask(it->second).to(grad_A.scalar_type()).unsqueeze(1));
     }
     stats.output.zero_();
     for (auto& [adapter_name, sums] : stats.lora) sums.zero_();

@@ -1,7 +1,7 @@
 // migu.h - MIGU (Du et al. 2024, magnitude-based gradient updating): from the second task on, every
 // linear layer sums |output| per output neuron over the micro-batches of a step, and only the rows
 // (output neurons) at or above the layer's T-quantile keep their gradient; the rest are zeroed
-// before clipping and the optimizer step (methods.md §5.2). The LM head counts as a linear layer.
+// before clipping and the optimizer step (docs/methods.md §5.2). The LM head counts as a linear layer.
 //
 // MIGU runs on top of another method (`on`, default seqft): its hooks run first, MIGU masks what it
 // trains. On LoRA adapters (the paper's LoRA variant; the official code path does not run) a
@@ -35,8 +35,8 @@ class Migu : public ForwardingMethod {
  private:
   struct LayerStats {
     nn::Linear layer;
-    torch::Tensor output;                        // Σ |y| per output neuron
-    std::map<std::string, torch::Tensor> lora;   // per trainable adapter: Σ |x·Aᵀ| per rank row
+    torch::Tensor output;                       // Σ |y| per output neuron
+    std::map<std::string, torch::Tensor> lora;  // per trainable adapter: Σ |x·Aᵀ| per rank row
   };
   void observe();
   void stop_observing();

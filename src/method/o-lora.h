@@ -2,7 +2,7 @@
 // the earlier ones frozen and all summed at inference, with the penalty
 //   λ1 · Σ_layers Σ_old Σ_ij |(A_old · A_newᵀ)_ij|  +  λ2 · Σ_new ‖P‖_F
 // on the A (input-side) factors, as the official code does (the paper writes it on the other
-// factor; the code is the reference, methods.md §8.4). λ1 = 0 gives IncLoRA.
+// factor; the code is the reference, docs/methods.md §8.4). λ1 = 0 gives IncLoRA.
 #pragma once
 
 #include "method/lora-family.h"

@@ -23,7 +23,7 @@ torch::Tensor project(const torch::Tensor& X, const Osft::Frozen& f, bool strict
     if (top) c = c - torch::diag(f.s);
     return X - torch::matmul(torch::matmul(f.U, c), f.V.t());
   }
-  auto b = torch::matmul(X, f.V);      // [N, k]
+  auto b = torch::matmul(X, f.V);  // [N, k]
   if (top) a = a - f.s.unsqueeze(1) * f.V.t();
   return X - torch::matmul(f.U, a) - torch::matmul(b - torch::matmul(f.U, c), f.V.t());
 }
@@ -50,13 +50,15 @@ Osft::Frozen osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSett
 
 void Osft::attach(model::Model& model) {
   layers_.clear();
-  auto candidates = settings_.targets.empty() ? model.linear_layers() : linear_layers_matching(model, settings_.targets);
+  auto candidates =
+      settings_.targets.empty() ? model.linear_layers() : linear_layers_matching(model, settings_.targets);
   for (auto& [layer_name, layer] : candidates) {
     const bool head = model.is_head(layer_name, layer);
     const bool decomposable = std::min(layer->options().in_features, layer->options().out_features) >= 2;
     if ((!head || !settings_.targets.empty()) && decomposable) layers_.emplace_back(layer_name, layer);
   }
-  if (layers_.empty()) fail("method", "osft: no linear layer of the '", model.config().model_type(), "' model is a target");
+  if (layers_.empty())
+    fail("method", "osft: no linear layer of the '", model.config().model_type(), "' model is a target");
 }
 
 std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const TaskContext& task) {
@@ -102,7 +104,8 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
     if (settings_.rank == "adaptive") {
       k = ranks_.at(layer_name);
     } else {
-      k = std::clamp<int64_t>(static_cast<int64_t>(std::floor((1 - settings_.unfreeze_rank_ratio) * static_cast<double>(R))), 1, R - 1);
+      k = std::clamp<int64_t>(
+          static_cast<int64_t>(std::floor((1 - settings_.unfreeze_rank_ratio) * static_cast<double>(R))), 1, R - 1);
       ranks_[layer_name] = k;
     }
     const auto seed = data::derive_seed(task.seed, "osft task " + std::to_string(task.index) + " " + layer_name);
@@ -168,12 +171,18 @@ std::unique_ptr<Method> osft_create(config::Options& options) {
   s.oversample = options.get_int("oversample", s.oversample);
   s.power_iterations = options.get_int("power_iterations", s.power_iterations);
   s.calibration_batches = options.get_int("calibration_batches", s.calibration_batches);
-  if (s.rank != "ratio" && s.rank != "adaptive") fail("method", "osft: rank must be \"ratio\" or \"adaptive\", got '", s.rank, "'");
-  if (s.projection != "strict" && s.projection != "paper") fail("method", "osft: projection must be \"strict\" or \"paper\", got '", s.projection, "'");
-  if (s.svd != "full" && s.svd != "randomized") fail("method", "osft: svd must be \"full\" or \"randomized\", got '", s.svd, "'");
-  if (!(s.unfreeze_rank_ratio > 0 && s.unfreeze_rank_ratio <= 1)) fail("method", "osft: unfreeze_rank_ratio must be in (0, 1], got ", s.unfreeze_rank_ratio);
-  if (!(s.mrr >= 0 && s.mrr <= s.trr && s.trr <= 1)) fail("method", "osft: need 0 <= mrr <= trr <= 1, got ", s.mrr, " and ", s.trr);
-  if (s.oversample < 0 || s.power_iterations < 0 || s.calibration_batches < 0) fail("method", "osft: oversample, power_iterations and calibration_batches must be >= 0");
+  if (s.rank != "ratio" && s.rank != "adaptive")
+    fail("method", "osft: rank must be \"ratio\" or \"adaptive\", got '", s.rank, "'");
+  if (s.projection != "strict" && s.projection != "paper")
+    fail("method", "osft: projection must be \"strict\" or \"paper\", got '", s.projection, "'");
+  if (s.svd != "full" && s.svd != "randomized")
+    fail("method", "osft: svd must be \"full\" or \"randomized\", got '", s.svd, "'");
+  if (!(s.unfreeze_rank_ratio > 0 && s.unfreeze_rank_ratio <= 1))
+    fail("method", "osft: unfreeze_rank_ratio must be in (0, 1], got ", s.unfreeze_rank_ratio);
+  if (!(s.mrr >= 0 && s.mrr <= s.trr && s.trr <= 1))
+    fail("method", "osft: need 0 <= mrr <= trr <= 1, got ", s.mrr, " and ", s.trr);
+  if (s.oversample < 0 || s.power_iterations < 0 || s.calibration_batches < 0)
+    fail("method", "osft: oversample, power_iterations and calibration_batches must be >= 0");
   options.reject_unused("osft");
   return std::make_unique<Osft>(std::move(s));
 }

@@ -13,7 +13,7 @@
 // Parameterisation: the weight stays one dense parameter and the projections are applied to it,
 // which is the same subspace constraint as mini_trainer's factorised U_l·diag(s_l)·V_lᵀ (whose
 // update is also confined to the complements) with SeqFT's forward cost and optimizer; only the
-// frozen top-k factors are stored (methods.md §3). Because only the top k are needed, the boundary
+// frozen top-k factors are stored (docs/methods.md §3). Because only the top k are needed, the boundary
 // SVD can be a randomized low-rank one (svd = "randomized").
 //
 // k per layer: `unfreeze_rank_ratio` u gives k = floor((1 − u)·min(N, M)) (production rule), or
@@ -31,7 +31,7 @@ namespace retain::method {
 
 struct OsftSettings {
   std::vector<std::string> targets;  // last name components; empty = every linear but the output head
-  std::string rank = "ratio";         // "ratio" | "adaptive"
+  std::string rank = "ratio";        // "ratio" | "adaptive"
   double unfreeze_rank_ratio = 0.25;
   double mrr = 0.1, trr = 0.8;
   std::string projection = "strict";  // "strict" | "paper"

@@ -22,11 +22,19 @@ using Factory = std::function<std::unique_ptr<Method>(config::Options&)>;
 
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> all = {
-      {"seqft", seqft_create},     {"replay", replay_create}, {"joint", joint_create},
-      {"seqlora", seqlora_create}, {"o-lora", olora_create},  {"inclora", inclora_create},
-      {"inflora", inflora_create}, {"ewc", ewc_create},       {"osft", osft_create},
-      {"migu", migu_create},       {"lora-minus", lora_minus_create},
-      {"selective-lora", selective_lora_create}, {"treelora", treelora_create},
+      {"seqft", seqft_create},
+      {"replay", replay_create},
+      {"joint", joint_create},
+      {"seqlora", seqlora_create},
+      {"o-lora", olora_create},
+      {"inclora", inclora_create},
+      {"inflora", inflora_create},
+      {"ewc", ewc_create},
+      {"osft", osft_create},
+      {"migu", migu_create},
+      {"lora-minus", lora_minus_create},
+      {"selective-lora", selective_lora_create},
+      {"treelora", treelora_create},
   };
   return all;
 }
@@ -49,6 +57,8 @@ std::unique_ptr<Method> method_create(const std::string& name, config::Options& 
   return it->second(options);
 }
 
-std::unique_ptr<Method> method_create(config::MethodConfig& config) { return method_create(config.name, config.options); }
+std::unique_ptr<Method> method_create(config::MethodConfig& config) {
+  return method_create(config.name, config.options);
+}
 
 }  // namespace retain::method

@@ -1,4 +1,4 @@
-// selective-lora.h - Selective LoRA (Bafghi et al. 2025, arXiv 2501.15377; methods.md §7): LoRA
+// selective-lora.h - Selective LoRA (Bafghi et al. 2025, arXiv 2501.15377; docs/methods.md §7): LoRA
 // blocks that an indicator function switches on and off. Each gate has a scalar score s; the block
 // counts while g = 1[s ≥ τ] is 1 and the gradient reaches s straight through (TAPS' estimator,
 // dL/ds = ⟨dL/dy, scale·x·Aᵀ·Bᵀ⟩ summed over the gate's blocks, also while the gate is closed, so a
@@ -20,10 +20,10 @@
 namespace retain::method {
 
 struct SelectiveLoraSettings {
-  double threshold = 0.1;     // τ
-  double score_init = 0.15;   // s₀ (above τ: every block starts open)
-  double sparsity = 1.0;      // λ
-  int64_t warmup_steps = 0;   // optimizer steps of each task before the sparsity term starts
+  double threshold = 0.1;              // τ
+  double score_init = 0.15;            // s₀ (above τ: every block starts open)
+  double sparsity = 1.0;               // λ
+  int64_t warmup_steps = 0;            // optimizer steps of each task before the sparsity term starts
   std::string granularity = "matrix";  // matrix | block
 };
 

@@ -34,10 +34,12 @@ int64_t node_build(TaskTree& tree, const std::vector<std::vector<torch::Tensor>>
 
   // σ_i = ⟨Δ_i[d], m⟩, m the node's mean Δ[d], in float64 on the CPU: the same split on every device.
   std::vector<torch::Tensor> rows;
-  for (const auto task : tasks) rows.push_back(deltas[task][depth].detach().reshape({-1}).to(torch::kCPU, torch::kDouble));
+  for (const auto task : tasks)
+    rows.push_back(deltas[task][depth].detach().reshape({-1}).to(torch::kCPU, torch::kDouble));
   const auto stacked = torch::stack(rows);
   const auto sigma_tensor = torch::mv(stacked, stacked.mean(0)).contiguous();
-  const std::vector<double> sigma(sigma_tensor.data_ptr<double>(), sigma_tensor.data_ptr<double>() + sigma_tensor.numel());
+  const std::vector<double> sigma(sigma_tensor.data_ptr<double>(),
+                                  sigma_tensor.data_ptr<double>() + sigma_tensor.numel());
   auto sorted = sigma;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[(sorted.size() - 1) / 2];  // torch.median: the lower middle value
@@ -92,7 +94,8 @@ Bandit::Bandit(int64_t arm_count, int64_t depth_count)
       distance_sums(static_cast<size_t>(arm_count * depth_count), 0.0) {}
 
 void Bandit::update(int64_t arm, int64_t depth, double distance) {
-  TORCH_CHECK(arm >= 0 && arm < arms && depth >= 0 && depth < depths, "treelora: no bandit arm ", arm, " at depth ", depth);
+  TORCH_CHECK(arm >= 0 && arm < arms && depth >= 0 && depth < depths, "treelora: no bandit arm ", arm, " at depth ",
+              depth);
   counts[arm * depths + depth] += 1;
   distance_sums[arm * depths + depth] += distance;
 }
@@ -149,8 +152,8 @@ int64_t tree_choose(const TaskTree& tree, const Bandit& bandit, int64_t depth, d
 torch::Tensor reference_scores(const Bandit& bandit, int64_t epoch_steps, int64_t step) {
   auto z = torch::empty({bandit.arms, bandit.depths}, torch::kDouble);
   auto scores = z.accessor<double, 2>();
-  const double explore = std::sqrt(std::log(2.0 * static_cast<double>(epoch_steps) * static_cast<double>(step + 1) *
-                                            static_cast<double>(step + 2)));
+  const double explore = std::sqrt(
+      std::log(2.0 * static_cast<double>(epoch_steps) * static_cast<double>(step + 1) * static_cast<double>(step + 2)));
   for (int64_t arm = 0; arm < bandit.arms; ++arm) {
     for (int64_t depth = 0; depth < bandit.depths; ++depth) {
       const auto n = static_cast<double>(bandit.count(arm, depth));
@@ -203,7 +206,8 @@ std::vector<int64_t> reference_choose(const Bandit& bandit, const TaskTree& tree
   const auto first = sample_index(torch::softmax(z.sum(1), 0), rng);
   const auto probabilities = reference_depth_probabilities(z, tree, first);
   std::vector<int64_t> chosen;
-  for (int64_t depth = 0; depth < bandit.depths; ++depth) chosen.push_back(sample_index(probabilities.select(1, depth), rng));
+  for (int64_t depth = 0; depth < bandit.depths; ++depth)
+    chosen.push_back(sample_index(probabilities.select(1, depth), rng));
   return chosen;
 }
 
@@ -298,7 +302,8 @@ void TreeLora::prepare_step() {
   if (paper) {
     for (int64_t d = 0; d < D; ++d) chosen_.push_back(tree_choose(tree_, bandit_, d, tree_settings_.lcb_scale));
   } else {
-    const auto seed = data::derive_seed(seed_, "treelora task " + std::to_string(task_) + " step " + std::to_string(step_));
+    const auto seed =
+        data::derive_seed(seed_, "treelora task " + std::to_string(task_) + " step " + std::to_string(step_));
     chosen_ = reference_choose(bandit_, tree_, at.steps, at.step, seed);
   }
   // Paper: the live A against the summary, per number; reference: ḡ against it, summed (the code's).
@@ -378,20 +383,27 @@ void TreeLora::end_task(model::Model& /*model*/, const TaskContext& task) {
 void TreeLora::state_extra(MethodState& state) const {
   for (size_t t = 0; t < summaries_.size(); ++t) {
     for (size_t d = 0; d < layers_.size(); ++d) {
-      state.tensors["treelora/summary/" + std::to_string(t) + "/" + layers_[d].first] = summaries_[t][d].detach().cpu().contiguous();
+      state.tensors["treelora/summary/" + std::to_string(t) + "/" + layers_[d].first] =
+          summaries_[t][d].detach().cpu().contiguous();
     }
   }
   for (size_t d = 0; d < running_sum_.size(); ++d) {
-    if (running_sum_[d].defined()) state.tensors["treelora/running_sum/" + layers_[d].first] = running_sum_[d].detach().cpu().contiguous();
+    if (running_sum_[d].defined())
+      state.tensors["treelora/running_sum/" + layers_[d].first] = running_sum_[d].detach().cpu().contiguous();
   }
   if (bandit_.arms > 0 && bandit_.depths > 0) {
-    state.tensors["treelora/bandit/counts"] = torch::tensor(bandit_.counts, torch::kLong).reshape({bandit_.arms, bandit_.depths});
+    state.tensors["treelora/bandit/counts"] =
+        torch::tensor(bandit_.counts, torch::kLong).reshape({bandit_.arms, bandit_.depths});
     state.tensors["treelora/bandit/distance_sums"] =
         torch::tensor(bandit_.distance_sums, torch::kDouble).reshape({bandit_.arms, bandit_.depths});
   }
   auto nodes = nlohmann::json::array();
   for (const auto& node : tree_.nodes) {
-    nodes.push_back({{"depth", node.depth}, {"tasks", node.tasks}, {"median", node.median}, {"left", node.left}, {"right", node.right}});
+    nodes.push_back({{"depth", node.depth},
+                     {"tasks", node.tasks},
+                     {"median", node.median},
+                     {"left", node.left},
+                     {"right", node.right}});
   }
   state.meta["treelora"] = {
       {"mode", mode_name(tree_settings_.mode)},
@@ -482,7 +494,8 @@ std::unique_ptr<Method> treelora_create(config::Options& options) {
   if (tree.mode == TreeLoraMode::Paper) {
     tree.sparsity = options.get_double("sparsity", 0.5);
     tree.lcb_scale = options.get_double("lcb_scale", 2.0);
-    if (!(tree.sparsity > 0 && tree.sparsity <= 1)) fail("method", "treelora: sparsity must be in (0, 1], got ", tree.sparsity);
+    if (!(tree.sparsity > 0 && tree.sparsity <= 1))
+      fail("method", "treelora: sparsity must be in (0, 1], got ", tree.sparsity);
     if (!(tree.lcb_scale >= 0)) fail("method", "treelora: lcb_scale must not be negative, got ", tree.lcb_scale);
   } else if (options.has("sparsity") || options.has("lcb_scale")) {
     fail("method", "treelora: sparsity and lcb_scale apply to mode = \"paper\" only");

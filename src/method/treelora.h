@@ -1,4 +1,4 @@
-// treelora.h - TreeLoRA (Qian, Xu, Zhang, Zhao, Zhou; ICML 2025, arXiv 2506.10355; methods.md §6).
+// treelora.h - TreeLoRA (Qian, Xu, Zhang, Zhao, Zhou; ICML 2025, arXiv 2506.10355; docs/methods.md §6).
 //
 // One LoRA adapter ("default", on the model's default targets, q/v for the Llama family) trains
 // through every task, as in SeqLoRA. Its D adapted layers, in layer order, are the "depths" d.
@@ -9,7 +9,7 @@
 // task trains, every optimizer step picks for every depth d one earlier task k_d (a bandit whose
 // arms are the earlier tasks) and regularises the live A_d with summary_{k_d}[d].
 //
-// mode = "paper" (default): the paper's intent (methods.md §6.2, the left column of §6.6).
+// mode = "paper" (default): the paper's intent (docs/methods.md §6.2, the left column of §6.6).
 //   summary_τ[d]  the mean of A_d over the steps of task τ's last epoch.
 //   distance      dist_k[d] = mean over the r·in numbers of |A_d − summary_k[d]| (the L1 distance per
 //                 number), A_d the live weights at the step.
@@ -28,7 +28,7 @@
 //                 ceil(sparsity·D) depths with the largest dist_{k_d}[d] keep their gradients (A and
 //                 B, the penalty's included); the others' gradients are dropped (left undefined), so
 //                 AdamW skips them and neither momentum nor weight decay moves those layers that step.
-// mode = "reference": the official code (methods.md §6.3, the right column of §6.6), step by step:
+// mode = "reference": the official code (docs/methods.md §6.3, the right column of §6.6), step by step:
 //   running sum ḡ[d] += D·A_d/R at every step, reset at every epoch start; summary = ḡ at task end;
 //   statistics S (distance sums), n (counts) reset at every epoch start; scores
 //   z = mean distance + sqrt(ln(2·R·(s+1)·(s+2))) / sqrt(2n + 1e-5); z += min(z); a root task
@@ -60,9 +60,9 @@ namespace retain::method {
 // ---- the task tree ---------------------------------------------------------------------------------
 
 struct TreeNode {
-  int64_t depth = 0;           // the depth (adapted layer) whose Δ splits this node
-  std::vector<int64_t> tasks;  // in increasing order
-  double median = 0;           // inner nodes: the median σ of the split (0 at leaves)
+  int64_t depth = 0;              // the depth (adapted layer) whose Δ splits this node
+  std::vector<int64_t> tasks;     // in increasing order
+  double median = 0;              // inner nodes: the median σ of the split (0 at leaves)
   int64_t left = -1, right = -1;  // indices into TaskTree::nodes; -1 at leaves
   bool leaf() const { return left < 0; }
   bool operator==(const TreeNode& other) const;
@@ -93,7 +93,7 @@ struct Bandit {
   void update(int64_t arm, int64_t depth, double distance);
   int64_t count(int64_t arm, int64_t depth) const { return counts[arm * depths + depth]; }
   double mean(int64_t arm, int64_t depth) const;  // 0 while never chosen
-  int64_t rounds(int64_t depth) const;             // choices made at `depth`
+  int64_t rounds(int64_t depth) const;            // choices made at `depth`
   // Paper: mean − c·sqrt(ln t / n) of the arms of `group` pooled (n and the sums added),
   // t = rounds(depth) + 1; −∞ when n = 0.
   double lcb(const std::vector<int64_t>& group, int64_t depth, double c) const;
@@ -135,9 +135,9 @@ enum class TreeLoraMode { Paper, Reference };
 
 struct TreeLoraSettings {
   TreeLoraMode mode = TreeLoraMode::Paper;
-  double reg = 0.5;        // the regulariser's weight (reference: its end-of-epoch value)
-  double sparsity = 0.5;   // paper: the fraction of depths that keep their gradients
-  double lcb_scale = 2;    // paper: c in the LCB
+  double reg = 0.5;       // the regulariser's weight (reference: its end-of-epoch value)
+  double sparsity = 0.5;  // paper: the fraction of depths that keep their gradients
+  double lcb_scale = 2;   // paper: c in the LCB
 };
 
 class TreeLora : public LoraMethod {

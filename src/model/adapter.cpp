@@ -38,7 +38,8 @@ void adapter_load(Model& model, const std::string& dir, const std::string& name)
   for (auto& [module, weights] : adapter.layers) {
     auto it = layers.find(module);
     if (it == layers.end()) {
-      fail("peft", dir, ": module '", module, "' is not a linear layer of the '", model.config().model_type(), "' model");
+      fail("peft", dir, ": module '", module, "' is not a linear layer of the '", model.config().model_type(),
+           "' model");
     }
     auto& layer = it->second;
     const auto& options = layer->options();
@@ -46,7 +47,8 @@ void adapter_load(Model& model, const std::string& dir, const std::string& name)
       fail("peft", dir, ": module '", module, "': lora_A ", weights.A.sizes(), " / lora_B ", weights.B.sizes(),
            " do not fit the layer's ", options.in_features, " -> ", options.out_features);
     }
-    if (layer->adapter_find(name) != nullptr) fail("peft", dir, ": module '", module, "' already has an adapter '", name, "'");
+    if (layer->adapter_find(name) != nullptr)
+      fail("peft", dir, ": module '", module, "' already has an adapter '", name, "'");
     auto tensor_options = layer->weight.options();
     layer->adapter_add(name, weights.A.to(tensor_options), weights.B.to(tensor_options), weights.scale);
   }

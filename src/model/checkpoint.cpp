@@ -47,10 +47,11 @@ void write_gguf_tokenizer_files(const io::GgufFile& file, const std::string& dir
   io::write_file_atomic((fs::path(dir) / "tokenizer.json").string(), tok::gguf_tokenizer_json(file).dump(2) + "\n");
   nlohmann::json config = {{"tokenizer_class", "PreTrainedTokenizerFast"}};
   const auto tokens = file.get_string_array("tokenizer.ggml.tokens");
-  for (const auto& [key, field] : std::map<std::string, std::string>{{"tokenizer.ggml.bos_token_id", "bos_token"},
-                                                                     {"tokenizer.ggml.eos_token_id", "eos_token"},
-                                                                     {"tokenizer.ggml.padding_token_id", "pad_token"},
-                                                                     {"tokenizer.ggml.unknown_token_id", "unk_token"}}) {
+  for (const auto& [key, field] :
+       std::map<std::string, std::string>{{"tokenizer.ggml.bos_token_id", "bos_token"},
+                                          {"tokenizer.ggml.eos_token_id", "eos_token"},
+                                          {"tokenizer.ggml.padding_token_id", "pad_token"},
+                                          {"tokenizer.ggml.unknown_token_id", "unk_token"}}) {
     const int64_t id = file.get_int(key, -1);
     if (id >= 0 && id < static_cast<int64_t>(tokens.size())) config[field] = tokens[static_cast<size_t>(id)];
   }
@@ -128,8 +129,8 @@ void model_save(Model& model, const std::string& dir) {
     write_gguf_tokenizer_files(*io::GgufFile::open(gguf), dir);
     return;
   }
-  for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                           "tokenizer.model", "vocab.json", "merges.txt"}) {
+  for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                           "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt"}) {
     const auto from = fs::path(model.source()) / name;
     if (fs::exists(from)) fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing);
   }

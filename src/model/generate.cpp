@@ -29,7 +29,8 @@ torch::Tensor generate_causal(CausalLM& model, const torch::Tensor& input_ids, t
     auto positions = positions_of(mask);
     if (options.use_cache) {
       const auto t = step_ids.size(1);
-      logits = model.forward_tokens(step_ids, positions.narrow(1, positions.size(1) - t, t), padded ? mask : torch::Tensor(), &cache);
+      logits = model.forward_tokens(step_ids, positions.narrow(1, positions.size(1) - t, t),
+                                    padded ? mask : torch::Tensor(), &cache);
     } else {
       logits = model.forward_tokens(sequence, positions, padded ? mask : torch::Tensor(), nullptr);
     }
@@ -49,9 +50,9 @@ torch::Tensor generate_seq2seq(Seq2SeqLM& model, const torch::Tensor& input_ids,
   auto unfinished = torch::ones({input_ids.size(0)}, input_ids.options().dtype(torch::kBool));
   nn::KVCache self_cache(model.num_decoder_layers()), cross_cache(model.num_decoder_layers());
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    auto logits = options.use_cache
-                      ? model.decode(sequence.narrow(1, sequence.size(1) - 1, 1), encoded, mask, &self_cache, &cross_cache)
-                      : model.decode(sequence, encoded, mask, nullptr, nullptr);
+    auto logits = options.use_cache ? model.decode(sequence.narrow(1, sequence.size(1) - 1, 1), encoded, mask,
+                                                   &self_cache, &cross_cache)
+                                    : model.decode(sequence, encoded, mask, nullptr, nullptr);
     auto next = next_tokens(logits.select(1, logits.size(1) - 1), unfinished, options);
     sequence = torch::cat({sequence, next.unsqueeze(1)}, 1);
     if (!unfinished.any().item<bool>()) break;
@@ -66,8 +67,10 @@ torch::Tensor generate_greedy(Model& model, const torch::Tensor& input_ids, cons
   TORCH_CHECK(input_ids.dim() == 2 && input_ids.size(1) > 0, "generate: input_ids must be [batch, tokens], got ",
               input_ids.sizes());
   torch::NoGradGuard no_grad;
-  if (auto* causal = dynamic_cast<CausalLM*>(&model)) return generate_causal(*causal, input_ids, attention_mask, options);
-  if (auto* seq2seq = dynamic_cast<Seq2SeqLM*>(&model)) return generate_seq2seq(*seq2seq, input_ids, attention_mask, options);
+  if (auto* causal = dynamic_cast<CausalLM*>(&model))
+    return generate_causal(*causal, input_ids, attention_mask, options);
+  if (auto* seq2seq = dynamic_cast<Seq2SeqLM*>(&model))
+    return generate_seq2seq(*seq2seq, input_ids, attention_mask, options);
   fail("generate", model.config().path(), ": model_type '", model.config().model_type(), "' does not generate text");
 }
 

@@ -62,11 +62,11 @@ std::string supported_archs() {
 // Per-layer tensor names: GGUF suffix -> Hugging Face suffix.
 const std::vector<std::pair<std::string, std::string>>& layer_names() {
   static const std::vector<std::pair<std::string, std::string>> names = {
-      {"attn_norm", "input_layernorm"},       {"attn_q", "self_attn.q_proj"},
-      {"attn_k", "self_attn.k_proj"},         {"attn_v", "self_attn.v_proj"},
-      {"attn_output", "self_attn.o_proj"},    {"attn_q_norm", "self_attn.q_norm"},
-      {"attn_k_norm", "self_attn.k_norm"},    {"ffn_norm", "post_attention_layernorm"},
-      {"ffn_gate", "mlp.gate_proj"},          {"ffn_up", "mlp.up_proj"},
+      {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
+      {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
+      {"attn_output", "self_attn.o_proj"}, {"attn_q_norm", "self_attn.q_norm"},
+      {"attn_k_norm", "self_attn.k_norm"}, {"ffn_norm", "post_attention_layernorm"},
+      {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
       {"ffn_down", "mlp.down_proj"},
   };
   return names;
@@ -130,7 +130,8 @@ std::string prefix_of(const io::GgufFile& file) { return file.get_string("genera
 // 1 / ((1 - s) / factor + s) with s = (original/wavelength - low) / (high - low).
 // In float32 with llama.cpp's converter's torch operations (x / t is t.reciprocal() * x), so a
 // file written from a Hugging Face folder carries the converter's values.
-std::vector<double> llama3_divisors(double theta, int64_t dim, double factor, double low, double high, double original) {
+std::vector<double> llama3_divisors(double theta, int64_t dim, double factor, double low, double high,
+                                    double original) {
   std::vector<double> out;
   const float two_pi = static_cast<float>(2 * M_PI);
   for (int64_t i = 0; i < dim; i += 2) {
@@ -141,8 +142,8 @@ std::vector<double> llama3_divisors(double theta, int64_t dim, double factor, do
     } else if (wavelen > static_cast<float>(original / low)) {
       out.push_back(static_cast<float>(factor));
     } else {
-      const float smooth = ((1.0f / wavelen) * static_cast<float>(original) - static_cast<float>(low)) /
-                           static_cast<float>(high - low);
+      const float smooth =
+          ((1.0f / wavelen) * static_cast<float>(original) - static_cast<float>(low)) / static_cast<float>(high - low);
       out.push_back(1.0f / ((1.0f - smooth) / static_cast<float>(factor) + smooth));
     }
   }
@@ -160,11 +161,12 @@ json llama3_rope(const io::GgufFile& file, const io::GgufTensorInfo& tensor, dou
   std::vector<float> stored(tensor.elements());
   std::memcpy(stored.data(), file.tensor_data(tensor), stored.size() * 4);
   const double factor = *std::max_element(stored.begin(), stored.end());
-  std::vector<std::array<double, 3>> candidates;  // original, low, high
+  std::vector<std::array<double, 3>> candidates;   // original, low, high
   std::vector<std::pair<double, double>> between;  // (1 / wavelength, s)
   for (size_t i = 0; i < stored.size(); ++i) {
     if (stored[i] <= 1.0f + 1e-6f || stored[i] >= factor * (1 - 1e-6)) continue;
-    const float freq = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * i) / static_cast<float>(head_dim));
+    const float freq =
+        1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * i) / static_cast<float>(head_dim));
     between.emplace_back(freq / (2 * M_PI), (1 / stored[i] - 1 / factor) / (1 - 1 / factor));
   }
   if (between.size() >= 2) {
@@ -190,7 +192,8 @@ json llama3_rope(const io::GgufFile& file, const io::GgufTensorInfo& tensor, dou
     bool same = true;
     for (size_t i = 0; i < want.size() && same; ++i) same = std::fabs(want[i] - stored[i]) <= 1e-5 * want[i];
     if (same) {
-      return {{"rope_type", "llama3"}, {"rope_theta", theta}, {"factor", factor}, {"low_freq_factor", low},
+      return {{"rope_type", "llama3"},    {"rope_theta", theta},
+              {"factor", factor},         {"low_freq_factor", low},
               {"high_freq_factor", high}, {"original_max_position_embeddings", static_cast<int64_t>(original)}};
     }
   }
@@ -246,16 +249,18 @@ io::HfConfig gguf_config(const io::GgufFile& file) {
     if (rope["rope_type"] != "default") file.fail("has both rope.scaling.type and rope_freqs.weight");
     rope = llama3_rope(file, *freqs, rope["rope_theta"].get<double>(), c["head_dim"].get<int64_t>());
   }
-  if (file.has(p + "rope.dimension_count") && file.get_int(p + "rope.dimension_count") != c["head_dim"].get<int64_t>()) {
+  if (file.has(p + "rope.dimension_count") &&
+      file.get_int(p + "rope.dimension_count") != c["head_dim"].get<int64_t>()) {
     file.fail("metadata '", p, "rope.dimension_count' is ", file.get_int(p + "rope.dimension_count"),
               " but the head size is ", c["head_dim"].get<int64_t>(), "; partial rotary embeddings are not supported");
   }
   c["rope_parameters"] = rope;
   if (std::string(arch->model_type) == "qwen2") c["attention_bias"] = true;
 
-  for (const auto& [key, field] : std::map<std::string, std::string>{{"tokenizer.ggml.bos_token_id", "bos_token_id"},
-                                                                     {"tokenizer.ggml.eos_token_id", "eos_token_id"},
-                                                                     {"tokenizer.ggml.padding_token_id", "pad_token_id"}}) {
+  for (const auto& [key, field] :
+       std::map<std::string, std::string>{{"tokenizer.ggml.bos_token_id", "bos_token_id"},
+                                          {"tokenizer.ggml.eos_token_id", "eos_token_id"},
+                                          {"tokenizer.ggml.padding_token_id", "pad_token_id"}}) {
     if (file.has(key)) c[field] = file.get_int(key);
   }
   c["dtype"] = "float32";
@@ -270,7 +275,8 @@ io::TensorMap gguf_tensors(const io::GgufFile& file, const io::HfConfig& config)
   for (const auto& t : file.tensors()) {
     if (t.name == "rope_freqs.weight") continue;  // read into the config's rope parameters
     const std::string name = hf_name(t.name);
-    if (name.empty()) file.fail("tensor '", t.name, "' has no counterpart in the ", config.model_type(), " architecture");
+    if (name.empty())
+      file.fail("tensor '", t.name, "' has no counterpart in the ", config.model_type(), " architecture");
     if (!io::ggml_can_dequantize(t.type)) {
       file.fail("tensor '", t.name, "' is ", io::ggml_type_name(static_cast<uint32_t>(t.type)),
                 ", which retain cannot dequantize (supported: ", io::ggml_dequantizable_names(), ")");
@@ -285,8 +291,10 @@ io::TensorMap gguf_tensors(const io::GgufFile& file, const io::HfConfig& config)
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) io::ggml_dequantize(t.type, src + r * row_bytes, dst + r * row, row);
     });
-    if (arch->permute_qk && name.find("self_attn.q_proj.") != std::string::npos) tensor = permute_rows(tensor, heads, false);
-    if (arch->permute_qk && name.find("self_attn.k_proj.") != std::string::npos) tensor = permute_rows(tensor, kv_heads, false);
+    if (arch->permute_qk && name.find("self_attn.q_proj.") != std::string::npos)
+      tensor = permute_rows(tensor, heads, false);
+    if (arch->permute_qk && name.find("self_attn.k_proj.") != std::string::npos)
+      tensor = permute_rows(tensor, kv_heads, false);
     out.emplace(name, tensor);
   }
   return out;
@@ -331,18 +339,20 @@ void gguf_model_save(Model& model, const std::string& path, const GgufSaveOption
   const auto& config = model.config();
   const Arch* arch = arch_by_model_type(config.model_type());
   if (!arch) {
-    fail("gguf", path, ": model_type '", config.model_type(), "' cannot be written as GGUF (supported: llama, mistral, qwen2, qwen3)");
+    fail("gguf", path, ": model_type '", config.model_type(),
+         "' cannot be written as GGUF (supported: llama, mistral, qwen2, qwen3)");
   }
   if (!io::ggml_can_quantize(options.type)) {
-    fail("gguf", path, ": type ", io::ggml_type_info(options.type).name, " cannot be written (supported: ",
-         io::ggml_quantizable_names(), ")");
+    fail("gguf", path, ": type ", io::ggml_type_info(options.type).name,
+         " cannot be written (supported: ", io::ggml_quantizable_names(), ")");
   }
   const std::string source = options.tokenizer_source.empty() ? model.source() : options.tokenizer_source;
   io::GgufWriter out;
   // The model's own GGUF hands over everything it knew (name, license, tokenizer, chat template,
   // ...); a GGUF named only for its tokenizer hands over tokenizer.* alone.
   const std::string source_gguf = source.empty() ? "" : io::gguf_model_file(source);
-  const bool own_source = !source_gguf.empty() && !model.source().empty() && io::gguf_model_file(model.source()) == source_gguf;
+  const bool own_source =
+      !source_gguf.empty() && !model.source().empty() && io::gguf_model_file(model.source()) == source_gguf;
   if (!source_gguf.empty()) {
     const auto src = io::GgufFile::open(source_gguf);
     for (const auto& [key, value] : src->metadata()) {
@@ -383,7 +393,8 @@ void gguf_model_save(Model& model, const std::string& path, const GgufSaveOption
         std::vector<float> stored(divisors.size());
         std::memcpy(stored.data(), src->tensor_data(*t), stored.size() * 4);
         bool same = true;
-        for (size_t i = 0; i < stored.size(); ++i) same = same && std::fabs(stored[i] - divisors[i]) <= 1e-5 * divisors[i];
+        for (size_t i = 0; i < stored.size(); ++i)
+          same = same && std::fabs(stored[i] - divisors[i]) <= 1e-5 * divisors[i];
         if (same) divisors.assign(stored.begin(), stored.end());
       }
     }
@@ -396,7 +407,8 @@ void gguf_model_save(Model& model, const std::string& path, const GgufSaveOption
   } else if (rope.type != "default") {
     fail("gguf", path, ": rope_type '", rope.type, "' cannot be written as GGUF (supported: default, linear, llama3)");
   }
-  out.set(p + "attention.layer_norm_rms_epsilon", io::gguf_f32(static_cast<float>(config.get_double("rms_norm_eps", 1e-6))));
+  out.set(p + "attention.layer_norm_rms_epsilon",
+          io::gguf_f32(static_cast<float>(config.get_double("rms_norm_eps", 1e-6))));
   if (head_dim != hidden / heads) {
     out.set(p + "attention.key_length", io::gguf_u32(static_cast<uint32_t>(head_dim)));
     out.set(p + "attention.value_length", io::gguf_u32(static_cast<uint32_t>(head_dim)));
@@ -429,8 +441,10 @@ void gguf_model_save(Model& model, const std::string& path, const GgufSaveOption
     // As llama.cpp's converter: 1-D tensors stay F32; a matrix whose rows the blocks do not fit
     // falls back to F16.
     io::GgmlType type = options.type;
-    if (w.dim() == 1) type = io::GgmlType::F32;
-    else if (ne[0] % io::ggml_type_info(type).block_size != 0) type = io::GgmlType::F16;
+    if (w.dim() == 1)
+      type = io::GgmlType::F32;
+    else if (ne[0] % io::ggml_type_info(type).block_size != 0)
+      type = io::GgmlType::F16;
     out.add_tensor(g, ne, type, [w, type](uint8_t* dst) {
       const auto& info = io::ggml_type_info(type);
       const int64_t row = w.size(-1);

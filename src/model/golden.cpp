@@ -45,7 +45,8 @@ std::string golden_adapter_base(const std::string& fixture_dir) {
   std::ifstream config(fs::path(fixture_dir) / "adapter_config.json");
   auto json = nlohmann::json::parse(config, nullptr, false);
   if (!json.is_object() || !json.contains("base_model_name_or_path") || !json["base_model_name_or_path"].is_string()) {
-    fail("golden", fixture_dir, ": cannot tell the adapter's base model (no MANIFEST.json entry, no base_model_name_or_path)");
+    fail("golden", fixture_dir,
+         ": cannot tell the adapter's base model (no MANIFEST.json entry, no base_model_name_or_path)");
   }
   return (parent / fs::path(json["base_model_name_or_path"].get<std::string>()).filename()).string();
 }
@@ -110,7 +111,8 @@ GoldenComparison golden_compare(const std::string& fixture_dir) {
   auto prompt = golden_get(golden, "generate.prompt"), expected = golden_get(golden, "generate.output");
   if (prompt.defined() && expected.defined()) {
     GenerateOptions options;
-    options.max_new_tokens = model->kind() == ModelKind::Seq2SeqLM ? expected.size(1) - 1 : expected.size(1) - prompt.size(1);
+    options.max_new_tokens =
+        model->kind() == ModelKind::Seq2SeqLM ? expected.size(1) - 1 : expected.size(1) - prompt.size(1);
     auto generated = generate_greedy(*model, prompt, {}, options);
     result.generation_checked = true;
     result.generated = to_vector(generated);

@@ -17,9 +17,9 @@ constexpr double kGoldenLossTolerance = 1e-5;
 constexpr double kGoldenGradTolerance = 1e-4;
 
 struct GoldenComparison {
-  std::string fixture;                // folder name, e.g. "llama"
+  std::string fixture;  // folder name, e.g. "llama"
   std::string model_type;
-  double logits_max_abs_diff = -1;    // -1 where the golden file has no such entry
+  double logits_max_abs_diff = -1;  // -1 where the golden file has no such entry
   double loss_abs_diff = -1;
   std::map<std::string, double> grad_rel_diff;  // parameter -> ||g - g_ref|| / ||g_ref||
   bool generation_checked = false;

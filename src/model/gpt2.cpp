@@ -130,7 +130,8 @@ TORCH_MODULE(Gpt2Backbone);
 
 class Gpt2LMHeadModel : public CausalLM {
  public:
-  Gpt2LMHeadModel(const io::HfConfig& config, const torch::TensorOptions& t) : CausalLM(config), o_(gpt2_options(config)) {
+  Gpt2LMHeadModel(const io::HfConfig& config, const torch::TensorOptions& t)
+      : CausalLM(config), o_(gpt2_options(config)) {
     transformer = register_module("transformer", Gpt2Backbone(o_, t));
     lm_head = register_module("lm_head", nn::Linear(nn::LinearOptions{o_.n_embd, o_.vocab_size, false}, t));
     if (o_.tie_word_embeddings) lm_head->tie_weight(transformer->wte->weight);

@@ -23,7 +23,7 @@ struct LlamaOptions {
   bool qkv_bias = false;  // q/k/v projections have biases (qwen2; llama/qwen3 "attention_bias")
   bool o_bias = false;    // o_proj has a bias (llama/qwen3 "attention_bias")
   bool mlp_bias = false;
-  bool qk_norm = false;   // qwen3
+  bool qk_norm = false;  // qwen3
   bool tie_word_embeddings = false;
   std::vector<int64_t> sliding_window;  // per layer, 0 = full attention
 };
@@ -117,7 +117,8 @@ class LlamaAttentionImpl : public torch::nn::Module {
     k = nn::rope_apply(k.transpose(1, 2), angles);
     if (cache != nullptr) std::tie(k, v) = cache->append(layer, k, v);
     const auto n_rep = o_.num_heads / o_.num_kv_heads;
-    auto out = compat::sdpa(q, nn::repeat_kv(k, n_rep), nn::repeat_kv(v, n_rep), mask, 1.0 / std::sqrt(double(o_.head_dim)));
+    auto out =
+        compat::sdpa(q, nn::repeat_kv(k, n_rep), nn::repeat_kv(v, n_rep), mask, 1.0 / std::sqrt(double(o_.head_dim)));
     return o_proj(out.transpose(1, 2).reshape({b, t, o_.num_heads * o_.head_dim}));
   }
 
@@ -132,9 +133,12 @@ TORCH_MODULE(LlamaAttention);
 class LlamaMlpImpl : public torch::nn::Module {
  public:
   LlamaMlpImpl(const LlamaOptions& o, const torch::TensorOptions& t) : act_(nn::activation_from_name(o.hidden_act)) {
-    gate_proj = register_module("gate_proj", nn::Linear(nn::LinearOptions{o.hidden_size, o.intermediate_size, o.mlp_bias}, t));
-    up_proj = register_module("up_proj", nn::Linear(nn::LinearOptions{o.hidden_size, o.intermediate_size, o.mlp_bias}, t));
-    down_proj = register_module("down_proj", nn::Linear(nn::LinearOptions{o.intermediate_size, o.hidden_size, o.mlp_bias}, t));
+    gate_proj =
+        register_module("gate_proj", nn::Linear(nn::LinearOptions{o.hidden_size, o.intermediate_size, o.mlp_bias}, t));
+    up_proj =
+        register_module("up_proj", nn::Linear(nn::LinearOptions{o.hidden_size, o.intermediate_size, o.mlp_bias}, t));
+    down_proj =
+        register_module("down_proj", nn::Linear(nn::LinearOptions{o.intermediate_size, o.hidden_size, o.mlp_bias}, t));
   }
   torch::Tensor forward(const torch::Tensor& x) { return down_proj(act_(gate_proj(x)) * up_proj(x)); }
 
@@ -151,7 +155,8 @@ class LlamaDecoderLayerImpl : public torch::nn::Module {
     self_attn = register_module("self_attn", LlamaAttention(o, t));
     mlp = register_module("mlp", LlamaMlp(o, t));
     input_layernorm = register_module("input_layernorm", nn::RMSNorm(o.hidden_size, o.rms_norm_eps, t));
-    post_attention_layernorm = register_module("post_attention_layernorm", nn::RMSNorm(o.hidden_size, o.rms_norm_eps, t));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", nn::RMSNorm(o.hidden_size, o.rms_norm_eps, t));
   }
   torch::Tensor forward(const torch::Tensor& x, const nn::RopeAngles& angles, const torch::Tensor& mask,
                         nn::KVCache* cache, size_t layer) {
@@ -204,8 +209,8 @@ class LlamaForCausalLM : public CausalLM {
     for (size_t i = 0; i < model->decoder_layers.size(); ++i) {
       const auto window = o_.sliding_window[i];
       if (!masks.count(window)) {
-        masks[window] = nn::attention_mask_build(key_padding, t, total, nn::MaskOptions{true, window},
-                                                 h.scalar_type(), h.device());
+        masks[window] =
+            nn::attention_mask_build(key_padding, t, total, nn::MaskOptions{true, window}, h.scalar_type(), h.device());
       }
       h = model->decoder_layers[i]->forward(h, angles, masks[window], cache, i);
     }

@@ -8,7 +8,8 @@ namespace retain::model {
 std::vector<std::pair<std::string, nn::Linear>> Model::linear_layers() {
   std::vector<std::pair<std::string, nn::Linear>> out;
   for (const auto& item : named_modules("", /*include_self=*/false)) {
-    if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(item.value())) out.emplace_back(item.key(), nn::Linear(linear));
+    if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(item.value()))
+      out.emplace_back(item.key(), nn::Linear(linear));
   }
   return out;
 }
@@ -31,7 +32,8 @@ AttentionNames Model::attention_names() const {
 Output CausalLM::forward(const Batch& batch) {
   TORCH_CHECK(batch.input_ids.defined() && batch.input_ids.dim() == 2, "a causal LM needs input_ids [batch, tokens]");
   const auto t = batch.input_ids.size(1);
-  auto positions = torch::arange(t, batch.input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(batch.input_ids);
+  auto positions =
+      torch::arange(t, batch.input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(batch.input_ids);
   Output out;
   out.logits = forward_tokens(batch.input_ids, positions, batch.attention_mask, nullptr);
   if (batch.labels.defined()) out.loss = nn::causal_lm_loss(out.logits, batch.labels);

@@ -32,7 +32,7 @@ struct Batch {
 
 struct Output {
   torch::Tensor logits;
-  torch::Tensor loss;  // defined when the batch has labels
+  torch::Tensor loss;      // defined when the batch has labels
   torch::Tensor features;  // classifiers: what the head reads ([B, hidden]; ViT: the final-norm [CLS])
 };
 

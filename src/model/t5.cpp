@@ -67,7 +67,8 @@ class T5AttentionImpl : public torch::nn::Module {
     v = register_module("v", nn::Linear(nn::LinearOptions{o.d_model, inner, false}, t));
     this->o = register_module("o", nn::Linear(nn::LinearOptions{inner, o.d_model, false}, t));
     if (has_relative_bias) {
-      relative_attention_bias = register_module("relative_attention_bias", nn::Embedding(o.num_buckets, o.num_heads, t));
+      relative_attention_bias =
+          register_module("relative_attention_bias", nn::Embedding(o.num_buckets, o.num_heads, t));
     }
   }
 
@@ -250,8 +251,10 @@ class T5ForConditionalGeneration : public Seq2SeqLM {
     auto h = shared(decoder_input_ids);
     const auto t = decoder_input_ids.size(1);
     const auto total = t + (self_cache != nullptr ? self_cache->length() : 0);
-    auto self_bias = decoder->relative_bias_owner().position_bias(t, total, /*bidirectional=*/false).to(h.scalar_type());
-    self_bias = self_bias + nn::attention_mask_build({}, t, total, nn::MaskOptions{true, 0}, h.scalar_type(), h.device());
+    auto self_bias =
+        decoder->relative_bias_owner().position_bias(t, total, /*bidirectional=*/false).to(h.scalar_type());
+    self_bias =
+        self_bias + nn::attention_mask_build({}, t, total, nn::MaskOptions{true, 0}, h.scalar_type(), h.device());
     auto cross_bias = padding_bias(encoder_mask, h.scalar_type(), h.device());
     for (size_t i = 0; i < decoder->blocks.size(); ++i) {
       auto& block = decoder->blocks[i];
@@ -272,7 +275,8 @@ class T5ForConditionalGeneration : public Seq2SeqLM {
       decoder_ids = shift_right(batch.labels);
     }
     Output out;
-    out.logits = decode(decoder_ids, encode(batch.input_ids, batch.attention_mask), batch.attention_mask, nullptr, nullptr);
+    out.logits =
+        decode(decoder_ids, encode(batch.input_ids, batch.attention_mask), batch.attention_mask, nullptr, nullptr);
     if (batch.labels.defined()) out.loss = nn::cross_entropy_loss(out.logits, batch.labels);
     return out;
   }

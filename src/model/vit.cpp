@@ -55,7 +55,8 @@ VitOptions vit_options(const io::HfConfig& c) {
     c.refuse("num_attention_heads", std::to_string(o.num_heads), "a positive divisor of hidden_size");
   }
   if (o.patch_size <= 0 || o.image_size % o.patch_size != 0) {
-    c.refuse("patch_size", std::to_string(o.patch_size), "a divisor of image_size (" + std::to_string(o.image_size) + ")");
+    c.refuse("patch_size", std::to_string(o.patch_size),
+             "a divisor of image_size (" + std::to_string(o.image_size) + ")");
   }
   if (!nn::activation_from_name(o.hidden_act)) c.refuse("hidden_act", o.hidden_act, "gelu, gelu_new, relu, silu");
   if (!o.problem_type.empty() && o.problem_type != "single_label_classification" && o.problem_type != "regression" &&

@@ -30,8 +30,8 @@ torch::Tensor attention_mask_build(const torch::Tensor& key_padding, int64_t que
   if (window) allowed = allowed.logical_and(q_pos - k_pos < options.sliding_window);
   allowed = allowed.view({1, 1, query_len, key_len});
   if (key_padding.defined()) {
-    TORCH_CHECK(key_padding.dim() == 2 && key_padding.size(1) == key_len, "attention mask must be [batch, ",
-                key_len, "], got ", key_padding.sizes());
+    TORCH_CHECK(key_padding.dim() == 2 && key_padding.size(1) == key_len, "attention mask must be [batch, ", key_len,
+                "], got ", key_padding.sizes());
     auto keep = key_padding.to(device).to(torch::kBool).view({key_padding.size(0), 1, 1, key_len});
     allowed = allowed.logical_and(keep);
   }

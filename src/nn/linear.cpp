@@ -4,8 +4,7 @@
 
 namespace retain::nn {
 
-LinearImpl::LinearImpl(const LinearOptions& options, const torch::TensorOptions& tensor_options)
-    : options_(options) {
+LinearImpl::LinearImpl(const LinearOptions& options, const torch::TensorOptions& tensor_options) : options_(options) {
   auto shape = options.fan_in_fan_out ? std::vector<int64_t>{options.in_features, options.out_features}
                                       : std::vector<int64_t>{options.out_features, options.in_features};
   weight = register_parameter("weight", torch::zeros(shape, tensor_options));
@@ -63,9 +62,9 @@ LoraAdapter& LinearImpl::adapter_add(const std::string& name, torch::Tensor A, t
   TORCH_CHECK(adapter_find(name) == nullptr, "adapter '", name, "' already exists on this layer");
   TORCH_CHECK(A.dim() == 2 && B.dim() == 2 && A.size(0) == B.size(1), "adapter '", name,
               "': A must be [r, in] and B [out, r], got ", A.sizes(), " and ", B.sizes());
-  TORCH_CHECK(A.size(1) == options_.in_features && B.size(0) == options_.out_features, "adapter '", name,
-              "': shapes ", A.sizes(), " and ", B.sizes(), " do not fit a linear layer of ",
-              options_.in_features, " -> ", options_.out_features);
+  TORCH_CHECK(A.size(1) == options_.in_features && B.size(0) == options_.out_features, "adapter '", name, "': shapes ",
+              A.sizes(), " and ", B.sizes(), " do not fit a linear layer of ", options_.in_features, " -> ",
+              options_.out_features);
   LoraAdapter adapter;
   adapter.name = name;
   adapter.A = std::move(A);
@@ -90,9 +89,9 @@ LoraAdapter& LinearImpl::adapter_at(const std::string& name) {
 
 void LinearImpl::adapter_remove(const std::string& name) {
   adapter_at(name);
-  adapters_.erase(std::remove_if(adapters_.begin(), adapters_.end(),
-                                 [&](const LoraAdapter& a) { return a.name == name; }),
-                  adapters_.end());
+  adapters_.erase(
+      std::remove_if(adapters_.begin(), adapters_.end(), [&](const LoraAdapter& a) { return a.name == name; }),
+      adapters_.end());
 }
 
 torch::Tensor LinearImpl::adapter_delta(const LoraAdapter& adapter) const {

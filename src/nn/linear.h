@@ -18,10 +18,10 @@
 namespace retain::nn {
 
 struct LoraAdapter {
-  std::string name;  // e.g. "default" (PEFT's adapter name) or "task3"
-  torch::Tensor A;   // [r, in]
-  torch::Tensor B;   // [out, r]
-  double scale = 1;  // alpha / r (alpha / sqrt(r) for rsLoRA)
+  std::string name;     // e.g. "default" (PEFT's adapter name) or "task3"
+  torch::Tensor A;      // [r, in]
+  torch::Tensor B;      // [out, r]
+  double scale = 1;     // alpha / r (alpha / sqrt(r) for rsLoRA)
   bool active = true;   // inactive adapters are kept but skipped by forward
   bool merged = false;  // folded into the base weight, so forward skips it too
   // Selective LoRA's gate (undefined = always on): the adapter counts while score >= threshold,

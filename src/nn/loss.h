@@ -10,8 +10,8 @@ constexpr int64_t kIgnoreIndex = -100;
 // Token or sequence classification: logits [..., C] against labels [...] of the same positions.
 inline torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   auto flat = logits.reshape({-1, logits.size(-1)}).to(torch::kFloat);
-  return torch::nll_loss(torch::log_softmax(flat, -1), labels.reshape({-1}).to(flat.device()), {},
-                         at::Reduction::Mean, kIgnoreIndex);
+  return torch::nll_loss(torch::log_softmax(flat, -1), labels.reshape({-1}).to(flat.device()), {}, at::Reduction::Mean,
+                         kIgnoreIndex);
 }
 
 // Causal LM: logits [B, T, V] at position t predict labels[t + 1] (HF shifts the labels).

@@ -7,8 +7,7 @@
 
 namespace retain::optim {
 
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
-    : groups_(std::move(groups)), options_(options) {}
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options) : groups_(std::move(groups)), options_(options) {}
 
 void AdamW::zero_grad() {
   for (auto& group : groups_) {
@@ -96,7 +95,7 @@ void AdamW::load_state(const io::TensorMap& tensors, const std::string& source) 
       Moments m;
       m.step = step->second.item<double>();
       for (auto [key, target] : {std::pair<const char*, torch::Tensor*>{"exp_avg.", &m.exp_avg},
-                                  std::pair<const char*, torch::Tensor*>{"exp_avg_sq.", &m.exp_avg_sq}}) {
+                                 std::pair<const char*, torch::Tensor*>{"exp_avg_sq.", &m.exp_avg_sq}}) {
         auto it = tensors.find(key + name);
         if (it == tensors.end()) fail("checkpoint", source, ": optimizer state lacks '", key, name, "'");
         if (it->second.sizes() != p.sizes()) {

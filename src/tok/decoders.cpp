@@ -1,11 +1,10 @@
 // decoders.cpp - the decoder types, following tokenizers' decoders/*.rs.
 #include "tok/decoders.h"
 
+#include <cstdint>
 #include "tok/byte-level.h"
 #include "tok/regex.h"
 #include "tok/unicode.h"
-#include <cstdint>
-
 
 namespace retain::tok {
 

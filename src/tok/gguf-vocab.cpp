@@ -47,8 +47,7 @@ const std::vector<PreType>& pre_types() {
       {{"default", "gpt-2", "gpt2", "mpt", "olmo", "jais"}, nullptr, byte_level(true), false},
       {{"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"},
        nullptr,
-       {{"type", "Sequence"},
-        {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)}}},
+       {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)}}},
        false},
       {{"llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral"},
        nullptr,
@@ -140,7 +139,8 @@ json gguf_tokenizer_json(const io::GgufFile& file) {
   }
   auto token_id = [&](const char* key, int64_t fallback) {
     const int64_t id = file.get_int(key, fallback);
-    if (id != -1 && (id < 0 || id >= n)) file.fail("metadata '", key, "' is ", id, ", not one of the ", n, " token ids");
+    if (id != -1 && (id < 0 || id >= n))
+      file.fail("metadata '", key, "' is ", id, ", not one of the ", n, " token ids");
     return id;
   };
 
@@ -196,10 +196,16 @@ json gguf_tokenizer_json(const io::GgufFile& file) {
     }
     out["normalizer"] = found->normalizer;
     out["pre_tokenizer"] = found->pre_tokenizer;
-    out["model"] = {{"type", "BPE"},          {"dropout", nullptr},      {"unk_token", nullptr},
-                    {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
-                    {"byte_fallback", false}, {"ignore_merges", found->ignore_merges},
-                    {"vocab", vocab},         {"merges", merges}};
+    out["model"] = {{"type", "BPE"},
+                    {"dropout", nullptr},
+                    {"unk_token", nullptr},
+                    {"continuing_subword_prefix", ""},
+                    {"end_of_word_suffix", ""},
+                    {"fuse_unk", false},
+                    {"byte_fallback", false},
+                    {"ignore_merges", found->ignore_merges},
+                    {"vocab", vocab},
+                    {"merges", merges}};
     out["decoder"] = byte_level(true);
     out["post_processor"] = (add_bos || add_eos) ? template_post(tokens, add_bos, bos, add_eos, eos) : byte_level(true);
   } else if (model == "llama") {
@@ -217,7 +223,9 @@ json gguf_tokenizer_json(const io::GgufFile& file) {
     // the text's first piece only. llama.cpp also puts one after each special token.
     const bool prefix = file.get_bool("tokenizer.ggml.add_space_prefix", true);
     out["normalizer"] = nullptr;
-    out["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", prefix ? "first" : "never"},
+    out["pre_tokenizer"] = {{"type", "Metaspace"},
+                            {"replacement", "\u2581"},
+                            {"prepend_scheme", prefix ? "first" : "never"},
                             {"split", false}};
     out["model"] = {{"type", "BPE"},
                     {"dropout", nullptr},
@@ -237,7 +245,8 @@ json gguf_tokenizer_json(const io::GgufFile& file) {
                         {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
     out["post_processor"] = (add_bos || add_eos) ? template_post(tokens, add_bos, bos, add_eos, eos) : json(nullptr);
   } else {
-    file.fail("metadata 'tokenizer.ggml.model' is '", model, "'; retain reads gpt2 (byte-level BPE) and llama (SentencePiece BPE)");
+    file.fail("metadata 'tokenizer.ggml.model' is '", model,
+              "'; retain reads gpt2 (byte-level BPE) and llama (SentencePiece BPE)");
   }
   return out;
 }
@@ -322,7 +331,8 @@ void gguf_tokenizer_metadata(const std::string& tokenizer_path, io::GgufWriter& 
     out.set("tokenizer.ggml.token_type", io::gguf_i32_array(types));
     const std::string unk = model.str_or("unk_token", "");
     for (int64_t i = 0; i < n && !unk.empty(); ++i) {
-      if (tokens[static_cast<size_t>(i)] == unk) out.set("tokenizer.ggml.unknown_token_id", io::gguf_u32(static_cast<uint32_t>(i)));
+      if (tokens[static_cast<size_t>(i)] == unk)
+        out.set("tokenizer.ggml.unknown_token_id", io::gguf_u32(static_cast<uint32_t>(i)));
     }
   } else {
     // Which llama.cpp pre type this pipeline is: the one whose tokenizer.json parts match.

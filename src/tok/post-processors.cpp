@@ -3,7 +3,6 @@
 #include "tok/post-processors.h"
 #include <cstdint>
 
-
 namespace retain::tok {
 
 namespace {

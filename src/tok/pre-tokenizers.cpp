@@ -39,9 +39,7 @@ void emit_spans(std::string_view text, const std::vector<Span>& spans, Behavior 
   parts.reserve(spans.size());
   bool previous_match = false;
   switch (behavior) {
-    case Behavior::Isolated:
-      parts = spans;
-      break;
+    case Behavior::Isolated: parts = spans; break;
     case Behavior::Removed:
       for (const Span& s : spans) {
         if (!s.is_match) parts.push_back(s);

@@ -2,8 +2,8 @@
 #include "tok/regex.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <cstdint>
 #include <pcre2.h>
+#include <cstdint>
 
 #include "error.h"
 #include "tok/unicode.h"

@@ -1,6 +1,7 @@
 // tokenizer-json.cpp - the top level of tokenizer.json: which parts there are and which are refused.
 #include "tok/tokenizer-json.h"
 
+#include <cstdint>
 #include "tok/added-tokens.h"
 #include "tok/bpe-model.h"
 #include "tok/decoders.h"
@@ -8,8 +9,6 @@
 #include "tok/normalizers.h"
 #include "tok/post-processors.h"
 #include "tok/pre-tokenizers.h"
-#include <cstdint>
-
 
 namespace retain::tok {
 
@@ -39,7 +38,9 @@ std::vector<AddedToken> added_tokens_from_json(const JsonNode& list) {
 
 }  // namespace
 
-TokenizerParts tokenizer_json_parts(const std::string& path) { return tokenizer_json_parts(json_file_parse(path), path); }
+TokenizerParts tokenizer_json_parts(const std::string& path) {
+  return tokenizer_json_parts(json_file_parse(path), path);
+}
 
 TokenizerParts tokenizer_json_parts(const nlohmann::json& json, const std::string& path) {
   const JsonNode root(json, path, "");

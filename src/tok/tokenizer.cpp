@@ -6,10 +6,10 @@
 #include <filesystem>
 
 #include "error.h"
+#include "io/gguf.h"
 #include "tok/added-tokens.h"
 #include "tok/bpe-model.h"
 #include "tok/decoders.h"
-#include "io/gguf.h"
 #include "tok/gguf-vocab.h"
 #include "tok/gpt2-files.h"
 #include "tok/normalizers.h"

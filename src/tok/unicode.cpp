@@ -1,8 +1,8 @@
 // unicode.cpp - UTF-8 validation and repair, Unicode properties and normal forms (utf8proc).
 #include "tok/unicode.h"
 
-#include <cstdint>
 #include <utf8proc.h>
+#include <cstdint>
 
 #include <cstdlib>
 #include <cstring>
@@ -134,10 +134,8 @@ bool is_word_char(uint32_t c) {
     case UTF8PROC_CATEGORY_ME:
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-      return true;
-    default:
-      return false;
+    case UTF8PROC_CATEGORY_PC: return true;
+    default: return false;
   }
 }
 
@@ -157,10 +155,8 @@ bool is_punctuation(uint32_t c) {
     case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI:
     case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO:
-      return true;
-    default:
-      return false;
+    case UTF8PROC_CATEGORY_PO: return true;
+    default: return false;
   }
 }
 
@@ -176,18 +172,10 @@ std::string unicode_normalize(std::string_view text, NormalForm form) {
   if (ascii) return std::string(text);
   int options = UTF8PROC_STABLE;
   switch (form) {
-    case NormalForm::NFC:
-      options |= UTF8PROC_COMPOSE;
-      break;
-    case NormalForm::NFD:
-      options |= UTF8PROC_DECOMPOSE;
-      break;
-    case NormalForm::NFKC:
-      options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
-      break;
-    case NormalForm::NFKD:
-      options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
-      break;
+    case NormalForm::NFC: options |= UTF8PROC_COMPOSE; break;
+    case NormalForm::NFD: options |= UTF8PROC_DECOMPOSE; break;
+    case NormalForm::NFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
+    case NormalForm::NFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
   }
   utf8proc_uint8_t* mapped = nullptr;
   utf8proc_ssize_t length =

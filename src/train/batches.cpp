@@ -101,11 +101,10 @@ model::Batch image_batch(const std::vector<ImageRef>& items, int64_t channels, i
   }
   auto pixels = raw.to(torch::kFloat).div_(127.5).sub_(1.0);
   if (rows != size || cols != size) {
-    pixels = torch::nn::functional::interpolate(
-        pixels, torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t>{size, size})
-                    .mode(torch::kBilinear)
-                    .align_corners(false));
+    pixels = torch::nn::functional::interpolate(pixels, torch::nn::functional::InterpolateFuncOptions()
+                                                            .size(std::vector<int64_t>{size, size})
+                                                            .mode(torch::kBilinear)
+                                                            .align_corners(false));
   }
   model::Batch batch;
   batch.pixel_values = pixels.expand({n, channels, size, size}).contiguous();

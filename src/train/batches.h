@@ -17,8 +17,8 @@
 namespace retain::train {
 
 struct TokenizedExample {
-  std::vector<int64_t> ids;  // prompt then target (and the end token)
-  int64_t prompt_length = 0; // the first prompt_length ids are not trained on
+  std::vector<int64_t> ids;   // prompt then target (and the end token)
+  int64_t prompt_length = 0;  // the first prompt_length ids are not trained on
 };
 
 // Token ids the model uses around text, from its config.json.

@@ -16,7 +16,11 @@ constexpr size_t kSamples = 3;
 
 Evaluator::Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalOptions options, torch::Device device,
                      dist::Comm* comm)
-    : model_(model), tokenizer_(tokenizer), options_(options), device_(device), special_(special_tokens(model)),
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      device_(device),
+      special_(special_tokens(model)),
       comm_(comm != nullptr && comm->distributed() ? comm : nullptr) {}
 
 bool Evaluator::mine(size_t index) const {
@@ -39,7 +43,9 @@ TaskScore Evaluator::score(const data::TaskData& task, const std::vector<int64_t
     result = score_images(task, allowed_classes);
   } else if (kind == "text") {
     // Held-out text when the task has some, else its training text (how well it is still known).
-    const auto& docs = !task.test.text.empty() ? task.test.text : !task.valid.text.empty() ? task.valid.text : task.train.text;
+    const auto& docs = !task.test.text.empty()    ? task.test.text
+                       : !task.valid.text.empty() ? task.valid.text
+                                                  : task.train.text;
     result.score = perplexity(docs, 0);
     result.examples = static_cast<int64_t>(docs.size());
   } else {
@@ -128,7 +134,8 @@ TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<
         blocked = torch::full({logits.size(1)}, -std::numeric_limits<float>::infinity());
         for (auto c : allowed_classes) {
           if (c < 0 || c >= logits.size(1)) {
-            fail("eval", "task '", task.config.name, "': class ", c, " is outside the model's ", logits.size(1), " labels");
+            fail("eval", "task '", task.config.name, "': class ", c, " is outside the model's ", logits.size(1),
+                 " labels");
           }
           blocked[c] = 0;
         }

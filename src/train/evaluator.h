@@ -1,4 +1,4 @@
-// evaluator.h - scores a model on a task's test split (DESIGN.md §5: after every task, every task
+// evaluator.h - scores a model on a task's test split (docs/design.md §5: after every task, every task
 // seen so far). Generation and text-classification tasks are scored on the greedy answer after the
 // prompt (exact match, accuracy or ROUGE-L, 0..100); image tasks by accuracy over the allowed
 // classes (class-incremental: the classes seen so far); text tasks by perplexity (lower is better)

@@ -66,8 +66,15 @@ void Progress::step(const StepReport& r) {
   const bool logged = r.step % log_every_ == 0 || r.step == r.steps;
   const double rate = since > 0 ? static_cast<double>(tokens_since_) / since : 0;
   if (logged) {
-    write_log({{"event", "step"}, {"task", r.task}, {"stage", r.stage}, {"step", r.step}, {"loss", r.loss},
-               {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"tokens_per_s", rate}, {"elapsed_s", elapsed}});
+    write_log({{"event", "step"},
+               {"task", r.task},
+               {"stage", r.stage},
+               {"step", r.step},
+               {"loss", r.loss},
+               {"lr", r.lr},
+               {"grad_norm", r.grad_norm},
+               {"tokens_per_s", rate},
+               {"elapsed_s", elapsed}});
   }
   std::ostringstream line;
   line.precision(4);

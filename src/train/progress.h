@@ -15,7 +15,7 @@ struct StepReport {
   int64_t stage = 0, stages = 0;  // 0-based stage and how many there are
   int64_t step = 0, steps = 0;    // optimizer steps done in the stage and planned
   double loss = 0, lr = 0, grad_norm = 0;
-  int64_t tokens = 0;             // tokens (or images) in this step's batches
+  int64_t tokens = 0;  // tokens (or images) in this step's batches
 };
 
 class Progress {

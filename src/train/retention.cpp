@@ -19,14 +19,16 @@ std::unique_ptr<Retention> Retention::create(const config::StreamConfig& config,
   }
   const auto labels = model.linear_layer(model.head_layer())->options().out_features;
   for (int64_t label : config.retention->classes) {
-    if (label >= labels) fail("config", config.source, ": [retention] classes: label ", label, " is past the model's ", labels, " labels");
+    if (label >= labels)
+      fail("config", config.source, ": [retention] classes: label ", label, " is past the model's ", labels, " labels");
   }
   return std::unique_ptr<Retention>(new Retention(data::task_data_load(*config.retention, config.run.seed), model,
                                                   (fs::path(run_dir) / "retention.safetensors").string(), device,
                                                   config.eval.batch_size));
 }
 
-Retention::Retention(data::TaskData task, model::Model& model, std::string file, torch::Device device, int64_t batch_size)
+Retention::Retention(data::TaskData task, model::Model& model, std::string file, torch::Device device,
+                     int64_t batch_size)
     : task_(std::move(task)), model_(model), file_(std::move(file)), device_(device), batch_size_(batch_size) {}
 
 void Retention::measure_before(Evaluator& evaluator, bool writes, eval::RunResult& result, Progress& progress) {
@@ -35,7 +37,8 @@ void Retention::measure_before(Evaluator& evaluator, bool writes, eval::RunResul
     for (int64_t begin = 0; begin < images.size(); begin += batch_size_) {
       std::vector<ImageRef> items;
       for (int64_t i = begin; i < std::min(images.size(), begin + batch_size_); ++i) items.push_back({&images, i});
-      auto batch = image_batch(items, model_.config().get_int("num_channels", 3), model_.config().get_int("image_size"));
+      auto batch =
+          image_batch(items, model_.config().get_int("num_channels", 3), model_.config().get_int("image_size"));
       batch.pixel_values = batch.pixel_values.to(device_);
       visit(batch);
     }

@@ -49,7 +49,8 @@ RunCheckpoint read_from(const fs::path& dir) {
   checkpoint.model = io::safetensors_load((dir / "model.safetensors").string()).tensors;
   checkpoint.optimizer = io::safetensors_load((dir / "optimizer.safetensors").string()).tensors;
   checkpoint.method.tensors = io::safetensors_load((dir / "method.safetensors").string()).tensors;
-  if (fs::exists(dir / "head.safetensors")) checkpoint.head = io::safetensors_load((dir / "head.safetensors").string()).tensors;
+  if (fs::exists(dir / "head.safetensors"))
+    checkpoint.head = io::safetensors_load((dir / "head.safetensors").string()).tensors;
   return checkpoint;
 }
 

@@ -1,5 +1,5 @@
 // run-checkpoint.h - everything a run needs to continue after being killed at any moment
-// (DESIGN.md §5): where it is in the stream, the model, the optimizer, the method's state and the
+// (docs/design.md §5): where it is in the stream, the model, the optimizer, the method's state and the
 // results so far. Written as RUN/checkpoint/ (safetensors + state.json) through a temporary folder
 // and renames, so a crash leaves the previous checkpoint or the new one.
 #pragma once
@@ -15,12 +15,12 @@
 namespace retain::train {
 
 struct RunCheckpoint {
-  int64_t stage = 0;       // the training stage (task) in progress; == number of stages when finished
-  int64_t step = 0;        // optimizer steps done in that stage
-  io::TensorMap model;     // model_state (HF names)
-  io::TensorMap optimizer; // AdamW::state()
+  int64_t stage = 0;        // the training stage (task) in progress; == number of stages when finished
+  int64_t step = 0;         // optimizer steps done in that stage
+  io::TensorMap model;      // model_state (HF names)
+  io::TensorMap optimizer;  // AdamW::state()
   method::MethodState method;
-  io::TensorMap head;      // PrototypeHead::state() of a prototype head (empty otherwise)
+  io::TensorMap head;       // PrototypeHead::state() of a prototype head (empty otherwise)
   eval::RunResult results;  // the rows of R so far, timings, memory (matrix.json's content)
 };
 

@@ -35,7 +35,8 @@ void run_outputs_check(const config::StreamConfig& config, model::Model& model, 
   if (save == "gguf") {
     const auto type = model.config().model_type();
     if (type != "llama" && type != "mistral" && type != "qwen2" && type != "qwen3") {
-      fail("config", config.source, ": [model] save = \"gguf\" writes llama, mistral, qwen2 and qwen3 models, not '", type, "'");
+      fail("config", config.source, ": [model] save = \"gguf\" writes llama, mistral, qwen2 and qwen3 models, not '",
+           type, "'");
     }
     if (config.model.tokenizer.empty() && config.model.path.empty()) {
       fail("config", config.source, ": [model] save = \"gguf\" needs a tokenizer for the file ([model] tokenizer)");
@@ -45,7 +46,8 @@ void run_outputs_check(const config::StreamConfig& config, model::Model& model, 
     fail("config", config.source, ": [model] save = \"adapters\", but method '", method.name(), "' trains no adapters");
   }
   if (save == "adapters" && model.kind() == model::ModelKind::ImageClassifier) {
-    fail("config", config.source, ": [model] save = \"adapters\": an image classifier's head trains beside the adapters "
+    fail("config", config.source,
+         ": [model] save = \"adapters\": an image classifier's head trains beside the adapters "
          "and a PEFT adapter folder does not hold it; use save = \"full\"");
   }
 }

@@ -21,7 +21,8 @@ std::vector<Stage> plan_stages(const config::TrainConfig& train, method::Method&
     }
     stages.push_back(std::move(all));
   } else {
-    for (int64_t t = 0; t < T; ++t) stages.push_back({task_names[t], t, method.training_examples(t, train_sizes), 0, 0});
+    for (int64_t t = 0; t < T; ++t)
+      stages.push_back({task_names[t], t, method.training_examples(t, train_sizes), 0, 0});
   }
   for (auto& stage : stages) {
     const auto n = static_cast<int64_t>(stage.examples.size());
@@ -50,8 +51,8 @@ std::vector<method::ExampleRef> StageBatches::micro_batch(int64_t micro) {
     // A permutation of 0..n-1 from (seed, stage, epoch), the same on every machine.
     order_.resize(n);
     std::iota(order_.begin(), order_.end(), 0);
-    data::seeded_shuffle(order_, data::derive_seed(seed_, "stage " + std::to_string(stage_index_) + " epoch " +
-                                                              std::to_string(epoch)));
+    data::seeded_shuffle(
+        order_, data::derive_seed(seed_, "stage " + std::to_string(stage_index_) + " epoch " + std::to_string(epoch)));
     order_epoch_ = epoch;
   }
   std::vector<method::ExampleRef> refs;

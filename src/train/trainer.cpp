@@ -123,7 +123,8 @@ torch::Tensor own_classes_bias(model::Model& model, const std::vector<data::Task
     const auto& task = stream[ref.task].config;
     if (task.classes.empty()) return {};  // a task of every class: nothing to restrict
     for (auto c : task.classes) {
-      if (c < 0 || c >= labels) fail("run", "task '", task.name, "': class ", c, " is outside the model's ", labels, " labels");
+      if (c < 0 || c >= labels)
+        fail("run", "task '", task.name, "': class ", c, " is outside the model's ", labels, " labels");
       bias[c] = 0;
     }
   }
@@ -140,10 +141,19 @@ nlohmann::json settings_json(const config::StreamConfig& config) {
   return {{"run", {{"name", config.run.name}, {"seed", config.run.seed}, {"device", config.run.device}}},
           {"model", {{"path", config.model.path}, {"init", config.model.init}, {"dtype", config.model.dtype}}},
           {"method", {{"name", config.method.name}, {"options", options}}},
-          {"train", {{"epochs", t.epochs}, {"max_steps", t.max_steps}, {"batch_size", t.batch_size},
-                     {"grad_accum", t.grad_accum}, {"effective_batch", t.batch_size * t.grad_accum}, {"lr", t.lr},
-                     {"weight_decay", t.weight_decay}, {"schedule", t.schedule}, {"warmup_ratio", t.warmup_ratio},
-                     {"clip_norm", t.clip_norm}, {"max_length", t.max_length}, {"head", t.head}}}};
+          {"train",
+           {{"epochs", t.epochs},
+            {"max_steps", t.max_steps},
+            {"batch_size", t.batch_size},
+            {"grad_accum", t.grad_accum},
+            {"effective_batch", t.batch_size * t.grad_accum},
+            {"lr", t.lr},
+            {"weight_decay", t.weight_decay},
+            {"schedule", t.schedule},
+            {"warmup_ratio", t.warmup_ratio},
+            {"clip_norm", t.clip_norm},
+            {"max_length", t.max_length},
+            {"head", t.head}}}};
 }
 
 // Scores as a JSON list, null where nothing was measured.
@@ -207,13 +217,16 @@ struct Run {
 };
 
 Run::Run(config::StreamConfig stream_config, const RunOptions& options)
-    : config(std::move(stream_config)), train(config.train), dir(run_dir_of(config)),
+    : config(std::move(stream_config)),
+      train(config.train),
+      dir(run_dir_of(config)),
       device(device::parse(config.run.device)) {
   comm = dist::comm_create(dist::launch_env(), device);
   leader = comm->leader();
   const bool occupied = fs::exists(dir) && !fs::is_empty(dir);
   if (leader && !options.resume && occupied && !options.force) {
-    fail("run", dir, ": the run folder already has files; continue it with --resume ", dir, ", or start over with --force");
+    fail("run", dir, ": the run folder already has files; continue it with --resume ", dir,
+         ", or start over with --force");
   }
   stream = data::stream_data_load(config);
   model = model_for(config, device);
@@ -231,8 +244,8 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   stages = plan_stages(train, *method, names, train_sizes);
 
   evaluator = std::make_unique<Evaluator>(
-      *model, tokenizer.get(), EvalOptions{config.eval.batch_size, config.eval.max_new_tokens, train.max_length}, device,
-      comm.get());
+      *model, tokenizer.get(), EvalOptions{config.eval.batch_size, config.eval.max_new_tokens, train.max_length},
+      device, comm.get());
   if (train.head == "prototype") {
     evaluator->use_prototypes(&prototypes);
     method->use_prototype_head([this] { return prototypes.normalised(); });
@@ -259,8 +272,12 @@ RunCheckpoint start(Run& run) {
                                             !run.leader);
   const auto& comm = *run.comm;
   const auto ranks = comm.distributed() ? ", " + std::to_string(comm.size()) + " ranks (" + comm.backend() + ")" : "";
-  run.progress->event("start", {{"tasks", run.T()}, {"steps", steps}, {"method", run.method->name()},
-                                {"ranks", comm.size()}, {"backend", comm.backend()}},
+  run.progress->event("start",
+                      {{"tasks", run.T()},
+                       {"steps", steps},
+                       {"method", run.method->name()},
+                       {"ranks", comm.size()},
+                       {"backend", comm.backend()}},
                       "run " + run.dir + ": " + std::to_string(run.T()) + " tasks, " + std::to_string(steps) +
                           " steps, method " + run.method->name() + ranks);
   if (run.config.eval.forward_transfer) {
@@ -340,19 +357,23 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
     std::ostringstream say;
     say << "ZeRO-1: rank 0 of " << comm.size() << " keeps " << std::fixed << std::setprecision(1) << here / 1e6
         << " MB of the " << all / 1e6 << " MB of AdamW moments";
-    run.progress->event("zero", {{"task", stage.name}, {"moment_bytes_rank0", here}, {"moment_bytes_all", all}}, say.str());
+    run.progress->event("zero", {{"task", stage.name}, {"moment_bytes_rank0", here}, {"moment_bytes_all", all}},
+                        say.str());
   }
   if (!fresh) optimizer.load_state(state.optimizer, run.dir + "/checkpoint/optimizer.safetensors");
   const auto warmup = static_cast<int64_t>(std::llround(train.warmup_ratio * static_cast<double>(stage.steps)));
-  run.progress->event("task_start",
-                      {{"task", stage.name}, {"stage", s}, {"steps", stage.steps}, {"examples", stage.examples.size()}});
+  run.progress->event(
+      "task_start", {{"task", stage.name}, {"stage", s}, {"steps", stage.steps}, {"examples", stage.examples.size()}});
   const auto task_start = Clock::now();
   const double seconds_before = state.results.task_seconds[stage.task];
-  const auto seconds_now = [&] { return seconds_before + std::chrono::duration<double>(Clock::now() - task_start).count(); };
+  const auto seconds_now = [&] {
+    return seconds_before + std::chrono::duration<double>(Clock::now() - task_start).count();
+  };
   model.train();
   StageBatches batches(stage, s, train.batch_size, run.config.run.seed);
   // Per-task and prototype heads train only the classes of the stage's tasks.
-  const auto logit_bias = train.head == "linear" ? torch::Tensor() : own_classes_bias(model, run.stream, stage.examples);
+  const auto logit_bias =
+      train.head == "linear" ? torch::Tensor() : own_classes_bias(model, run.stream, stage.examples);
 
   for (int64_t step = state.step; step < stage.steps; ++step) {
     const double lr = optim::lr_at(step, stage.steps, warmup, train.schedule, train.lr);
@@ -405,13 +426,17 @@ void evaluate_row(Run& run, const Stage& stage, eval::RunResult& results) {
     if (!seen && !next) continue;
     const auto score = run.evaluator->score(run.stream[i], allowed_classes(run.stream, row, i));
     results.R[row][i] = score.score;
-    run.progress->event("eval", {{"after", stage.name}, {"task", run.stream[i].config.name}, {"score", score.score},
-                                 {"examples", score.examples}, {"samples", score.samples}});
+    run.progress->event("eval", {{"after", stage.name},
+                                 {"task", run.stream[i].config.name},
+                                 {"score", score.score},
+                                 {"examples", score.examples},
+                                 {"samples", score.samples}});
   }
   std::ostringstream say;
   say.precision(4);
   say << "after " << stage.name << ":";
-  for (int64_t i = 0; i <= std::min(row, run.T() - 1); ++i) say << " " << run.stream[i].config.name << "=" << *results.R[row][i];
+  for (int64_t i = 0; i <= std::min(row, run.T() - 1); ++i)
+    say << " " << run.stream[i].config.name << "=" << *results.R[row][i];
   run.progress->event("row", {{"after", stage.name}, {"R", scores_json(results.R[row])}}, say.str());
 }
 

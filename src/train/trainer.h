@@ -1,6 +1,6 @@
 // trainer.h - one continual-learning run: every task of a stream trained in order with a method,
 // every seen task scored after each one (the accuracy matrix R), checkpoints that make the run
-// resumable after a kill at any moment, and the outputs of DESIGN.md §6 in the run folder.
+// resumable after a kill at any moment, and the outputs of docs/design.md §6 in the run folder.
 #pragma once
 
 #include <string>

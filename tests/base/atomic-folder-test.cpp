@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/atomic-folder.h"
 #include "../test-support.h"
+#include "io/atomic-folder.h"
 
 namespace {
 
@@ -46,8 +46,8 @@ TEST(AtomicFolder, ReplacesAnOldFolderAndLeavesNothingBeside) {
 TEST(AtomicFolder, AMissingStagedFolderIsAnErrorNamingTheTarget) {
   TempDir dir;
   write(dir.path / "target" / "a.txt", "old");
-  retain::test::expect_error_with([&] { retain::io::replace_folder(dir / "no-such-folder", dir / "target"); },
-                                  "[io] ", {dir / "target"});
+  retain::test::expect_error_with([&] { retain::io::replace_folder(dir / "no-such-folder", dir / "target"); }, "[io] ",
+                                  {dir / "target"});
   EXPECT_EQ(read(dir.path / "target" / "a.txt"), "old");
 }
 

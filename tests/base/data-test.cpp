@@ -2,15 +2,15 @@
 // load, shuffle and cap the same way on every run; each `retain data prepare` builder (when its Debian
 // source is installed) writes the same bytes twice, the tasks its manifest promises, and splits that
 // share no example.
-#include <cstdint>
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <cstdint>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -93,7 +93,8 @@ ImageExamples pattern_images(size_t count, uint32_t rows, uint32_t cols, std::ve
 
 TEST(DataJsonl, ReadsFieldsAndSkipsBlankLines) {
   TempDir dir;
-  write(dir / "a.jsonl", "{\"input\": \"1+1\", \"output\": \"2\", \"extra\": 3}\n\n  \r\n{\"output\": \"b\", \"input\": \"a\"}");
+  write(dir / "a.jsonl",
+        "{\"input\": \"1+1\", \"output\": \"2\", \"extra\": 3}\n\n  \r\n{\"output\": \"b\", \"input\": \"a\"}");
   const auto records = jsonl_read(dir / "a.jsonl", {"input", "output"});
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].values, (std::vector<std::string>{"1+1", "2"}));
@@ -220,8 +221,9 @@ std::string png_gray8(int width, int height, const std::vector<uint8_t>& pixels)
   header += std::string("\x08\x00\x00\x00\x00", 5);  // depth 8, grayscale, deflate, filter 0, no interlace
   // The image data split over two IDAT chunks, as encoders may do.
   const size_t half = compressed.size() / 2;
-  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", header) + png_chunk("IDAT", compressed.substr(0, half)) +
-         png_chunk("tEXt", "Comment\0test") + png_chunk("IDAT", compressed.substr(half)) + png_chunk("IEND", "");
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", header) +
+         png_chunk("IDAT", compressed.substr(0, half)) + png_chunk("tEXt", "Comment\0test") +
+         png_chunk("IDAT", compressed.substr(half)) + png_chunk("IEND", "");
 }
 
 TEST(DataPng, EveryRowFilterDecodes) {
@@ -313,8 +315,9 @@ TEST(DataTaskData, GenerationShufflesWithTheSeedAndCaps) {
 
 TEST(DataTaskData, ClassificationLabelsComeFromTrain) {
   TempDir dir;
-  write(dir / "train.jsonl", "{\"text\": \"a\", \"label\": \" pos\"}\n{\"text\": \"b\", \"label\": \" neg\"}\n"
-                             "{\"text\": \"c\", \"label\": \" pos\"}\n");
+  write(dir / "train.jsonl",
+        "{\"text\": \"a\", \"label\": \" pos\"}\n{\"text\": \"b\", \"label\": \" neg\"}\n"
+        "{\"text\": \"c\", \"label\": \" pos\"}\n");
   write(dir / "test.jsonl", "{\"text\": \"d\", \"label\": \" neg\"}\n");
   config::TaskConfig task;
   task.name = "cls";
@@ -594,7 +597,8 @@ TEST(DataPrepare, GeneralText) {
   const auto bytes = fs::file_size(dir.path / "a/train.txt") + fs::file_size(dir.path / "a/heldout.txt");
   EXPECT_LE(bytes, 200'000u);
   EXPECT_GE(bytes, 150'000u);
-  const double heldout = static_cast<double>(task.valid.size()) / static_cast<double>(task.train.size() + task.valid.size());
+  const double heldout =
+      static_cast<double>(task.valid.size()) / static_cast<double>(task.train.size() + task.valid.size());
   EXPECT_NEAR(heldout, 0.05, 0.01);
   expect_disjoint(task);
   for (const char* source : {"kjv", "wordnet", "fortunes", "acronyms"}) {
@@ -609,7 +613,8 @@ void write_mnist_package(const fs::path& root) {
   for (int d = 0; d < 10; ++d) {
     nlohmann::json data = nlohmann::json::array();
     for (int k = 0; k < 3 + d % 2; ++k) {
-      for (int p = 0; p < 784; ++p) data.push_back(p == 0 ? d / 10.0 : p == 1 ? k / 100.0 : p == 2 ? 0.624 : (p % 7) / 8.0);
+      for (int p = 0; p < 784; ++p)
+        data.push_back(p == 0 ? d / 10.0 : p == 1 ? k / 100.0 : p == 2 ? 0.624 : (p % 7) / 8.0);
     }
     write(root / "src/digits" / (std::to_string(d) + ".json"), nlohmann::json{{"data", data}}.dump());
   }
@@ -643,7 +648,7 @@ TEST(DataPrepare, MnistFromTheNpmPackage) {
       const uint8_t* image = split->pixels.data() + i * 784;
       const int64_t digit = std::lround(image[0] / 25.5), k = std::lround(image[1] / 2.55);
       EXPECT_EQ(split->labels[i], digit);
-      EXPECT_EQ(image[2], 159);  // 0.624 * 255 = 159.12
+      EXPECT_EQ(image[2], 159);              // 0.624 * 255 = 159.12
       EXPECT_EQ(image[9], 255 * 2 / 8 + 1);  // 0.25 * 255 = 63.75
       EXPECT_TRUE(seen.insert({digit, k}).second) << "digit " << digit << " image " << k << " twice";
       if (split == &task.test.images) test.insert({digit, k});

@@ -1,9 +1,9 @@
 // The evaluation layer on hand-made runs: every metric against values worked out by hand in the
-// comments (1-based task indices, as in methods.md §1.2), partial runs and unmeasured entries,
+// comments (1-based task indices, as in docs/methods.md §1.2), partial runs and unmeasured entries,
 // the scorers on known pairs, matrix.json round trips and read errors, report.md, report.svg and
 // the comparison table.
-#include <cstdint>
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <filesystem>
 #include <fstream>
@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "../test-support.h"
 #include "error.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "eval/run-result.h"
 #include "eval/scorers.h"
-#include "../test-support.h"
 
 namespace retain::eval {
 namespace {
@@ -279,7 +279,8 @@ TEST(EvalRunResult, ReadErrorsNameTheFileAndTheField) {
 // the metrics that need the diagonal have nothing to average.
 TEST(EvalMetrics, OnlyTheLastRowMeasured) {
   auto result = run_result_from_json(
-      nlohmann::json::parse(R"({"tasks": ["a", "b", "c"], "R": [[null, null, null], [null, null, null], [90, 60, 30]]})"),
+      nlohmann::json::parse(
+          R"({"tasks": ["a", "b", "c"], "R": [[null, null, null], [null, null, null], [90, 60, 30]]})"),
       "joint");
   const auto m = metrics_compute(result);
   EXPECT_EQ(m.completed_tasks, 3);
@@ -374,7 +375,8 @@ TEST(EvalReport, CompareTableHasOneRowPerRun) {
   cil.class_incremental = true;
   const auto table = compare_table({{"first", seqft}, {"second", cil}});
   EXPECT_EQ(table,
-            "| run | method | tasks | AA | BWT | FWT | forgetting | clipped forgetting | A_T | Ā | ppl drift | train s | peak memory |\n"
+            "| run | method | tasks | AA | BWT | FWT | forgetting | clipped forgetting | A_T | Ā | ppl drift | train s "
+            "| peak memory |\n"
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
             "| first | seqft | 3/3 | 80.00 | -7.50 | 5.00 | 7.50 | 6.67 | · | · | 1.50 | 12.0 | 1.50 GiB |\n"
             // AA (80 + 60) / 2 = 70; BWT 80 − 90 = −10; clipped 10 / 2 = 5; forgetting 10; equal weights
@@ -400,11 +402,13 @@ TEST(EvalReport, CompareBySeedShowsTheMeasuredColumns) {
   }
   const auto table = compare_table_by_seed(runs);
   EXPECT_EQ(table,
-            "| run | method | seeds | LR | eff. batch | AA | BWT | FWT | A_T | Ā | forgetting | pretrain acc | train s | peak memory (MB) |\n"
+            "| run | method | seeds | LR | eff. batch | AA | BWT | FWT | A_T | Ā | forgetting | pretrain acc | train s "
+            "| peak memory (MB) |\n"
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
             // AA (80 + 60) / 2 = 70 and (80 + 40) / 2 = 60: 65 ± 7.07; A_2 the same; Ā (90 + 70) / 2 = 80
             // and (90 + 60) / 2 = 75; retention 70 and 80: 75 ± 7.07.
-            "| lora | · | 2 | · | · | 65.00 ± 7.07 | -10.00 ± 0.00 | · | 65.00 ± 7.07 | 77.50 ± 3.54 | 10.00 ± 0.00 | 75.00 ± 7.07 | 3 ± 0 | · |\n");
+            "| lora | · | 2 | · | · | 65.00 ± 7.07 | -10.00 ± 0.00 | · | 65.00 ± 7.07 | 77.50 ± 3.54 | 10.00 ± 0.00 | "
+            "75.00 ± 7.07 | 3 ± 0 | · |\n");
   auto text = three_tasks();
   const auto plain = compare_table_by_seed({{"seqft-seed0", text}});
   EXPECT_NE(plain.find("| ppl drift |"), std::string::npos) << plain;

@@ -8,17 +8,17 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "../test-support.h"
 #include "error.h"
 #include "io/gguf-quants.h"
 #include "io/gguf-writer.h"
 #include "io/gguf.h"
 #include "io/safetensors-header.h"
-#include "../test-support.h"
 #include "tok/gguf-vocab.h"
 #include "tok/tokenizer.h"
 
@@ -117,7 +117,15 @@ TEST(GgufReader, RefusesHostileHeaders) {
   deep.header(3, 0, 1).str("a").put<uint32_t>(9);
   for (int i = 0; i < 20; ++i) deep.put<uint32_t>(9).put<uint64_t>(1);  // an array of one array of ...
   expect_error(deep.bytes, {"'a'", "deep"});
-  expect_error(Builder().header(3, 0, 2).str("k").put<uint32_t>(0).put<uint8_t>(1).str("k").put<uint32_t>(0).put<uint8_t>(1).bytes,
+  expect_error(Builder()
+                   .header(3, 0, 2)
+                   .str("k")
+                   .put<uint32_t>(0)
+                   .put<uint8_t>(1)
+                   .str("k")
+                   .put<uint32_t>(0)
+                   .put<uint8_t>(1)
+                   .bytes,
                {"'k'", "twice"});
   expect_error(Builder().header(3, 0, 1).str("general.alignment").put<uint32_t>(4).put<uint32_t>(48).bytes,
                {"general.alignment", "power of two"});
@@ -159,7 +167,8 @@ TEST(GgufReader, EveryTruncationIsAnError) {
 TEST(GgufReader, TypedReadsNameTheKey) {
   const auto bytes = valid_file();
   auto file = parse(bytes);
-  EXPECT_NE(test::error_of([&] { file->get_string("answer"); }).find("'answer' must be a string, found a u32"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { file->get_string("answer"); }).find("'answer' must be a string, found a u32"),
+            std::string::npos);
   EXPECT_NE(test::error_of([&] { file->get_int("missing"); }).find("has no metadata 'missing'"), std::string::npos);
   EXPECT_EQ(file->get_int("missing", 7), 7);
 }
@@ -189,7 +198,8 @@ TEST(GgufWriter, RoundTripsEveryValueTypeAndTheTensors) {
   std::vector<float> values(64);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f - 3.0f;
   w.add_tensor("f32", {16, 4}, GgmlType::F32, [&](uint8_t* dst) { std::memcpy(dst, values.data(), 256); });
-  w.add_tensor("q8", {32, 2}, GgmlType::Q8_0, [&](uint8_t* dst) { ggml_quantize(GgmlType::Q8_0, values.data(), dst, 64); });
+  w.add_tensor("q8", {32, 2}, GgmlType::Q8_0,
+               [&](uint8_t* dst) { ggml_quantize(GgmlType::Q8_0, values.data(), dst, 64); });
   w.write(path);
 
   auto file = GgufFile::open(path);
@@ -211,15 +221,16 @@ TEST(GgufWriter, RoundTripsEveryValueTypeAndTheTensors) {
   ggml_dequantize(GgmlType::F32, file->tensor_data(*file->find_tensor("f32")), back.data(), 64);
   EXPECT_EQ(back, values);
   ggml_dequantize(GgmlType::Q8_0, file->tensor_data(*file->find_tensor("q8")), back.data(), 64);
-  for (size_t i = 0; i < 64; ++i) EXPECT_NEAR(back[i], values[i], 28.5f / 127 * 0.6f) << i;  // half a step, and d rounded to float16
+  for (size_t i = 0; i < 64; ++i)
+    EXPECT_NEAR(back[i], values[i], 28.5f / 127 * 0.6f) << i;  // half a step, and d rounded to float16
 }
 
 TEST(GgufQuants, HalfAndBfloat16ConversionsRoundToNearestEven) {
   EXPECT_EQ(float_to_half(1.0f), 0x3C00);
   EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);
-  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);             // rounds up to infinity
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // halfway to zero: even
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);                      // rounds up to infinity
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);         // halfway to zero: even
   EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // halfway: even
   EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);
   for (uint32_t h = 0; h < 0x7C00; ++h) ASSERT_EQ(float_to_half(half_to_float(static_cast<uint16_t>(h))), h) << h;
@@ -275,7 +286,8 @@ TEST(GgufQuants, DequantizationEqualsTheReferenceBitForBit) {
     ++types_seen[ggml_type_name(static_cast<uint32_t>(t.type))];
   }
   // The fixture covers every type retain claims to read.
-  for (const char* name : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+  for (const char* name :
+       {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
     EXPECT_GT(types_seen[name], 0) << name;
   }
 }
@@ -368,7 +380,8 @@ TEST(GgufTokenizer, IdsEqualLlamaCppOnPlainText) {
     for (const auto& c : entries) {
       if (c["ids"] != c["ids_with_special"]) continue;
       const std::string text = c["text"];
-      EXPECT_EQ(tokenizer->encode(text, false), c["ids"].get<std::vector<int32_t>>()) << file << ": " << nlohmann::json(text).dump();
+      EXPECT_EQ(tokenizer->encode(text, false), c["ids"].get<std::vector<int32_t>>())
+          << file << ": " << nlohmann::json(text).dump();
       ++compared;
     }
   }

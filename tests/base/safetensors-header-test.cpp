@@ -1,7 +1,7 @@
 // Header parser and writer: each hostile header is built byte by byte here and must give one
 // retain::Error naming the file and the tensor; valid headers round-trip exactly.
-#include <cstdint>
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cstring>
 #include <initializer_list>
@@ -93,7 +93,8 @@ TEST(SafetensorsHeader, RejectsMissingFields) {
 TEST(SafetensorsHeader, RejectsUnknownDtypesByName) {
   expect_error(file_with(one_tensor(R"("dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4])"), 4),
                {"tensor 'w' has dtype \"F8_E4M3\", which retain does not read", "BF16"});
-  expect_error(file_with(one_tensor(R"("dtype":"f32","shape":[1],"data_offsets":[0,4])"), 4), {"tensor 'w'", "\"f32\""});
+  expect_error(file_with(one_tensor(R"("dtype":"f32","shape":[1],"data_offsets":[0,4])"), 4),
+               {"tensor 'w'", "\"f32\""});
   expect_error(file_with(one_tensor(R"("dtype":4,"shape":[1],"data_offsets":[0,4])"), 4), {"tensor 'w' has dtype 4"});
 }
 
@@ -147,7 +148,8 @@ TEST(SafetensorsHeader, RejectsOffsetsPastTheEnd) {
   expect_error(file_with(one_tensor(R"("dtype":"F32","shape":[4],"data_offsets":[0,16])"), 8),
                {"tensor 'w' ends at byte 16 of the data, past its 8 bytes"});
   expect_error(file_with(one_tensor(R"("dtype":"U8","shape":[9223372036854775807],)"
-                                    R"("data_offsets":[0,9223372036854775807])"), 8),
+                                    R"("data_offsets":[0,9223372036854775807])"),
+                         8),
                {"tensor 'w' ends at byte 9223372036854775807 of the data, past its 8 bytes"});
 }
 
@@ -173,7 +175,8 @@ TEST(SafetensorsHeader, RejectsSizesThatOverflow) {
                {"tensor 'w' has shape [4611686018427387904] of F32, whose size in bytes overflows"});
   // A zero dimension makes any other one harmless.
   EXPECT_EQ(parse(file_with(one_tensor(R"("dtype":"F32","shape":[0,4611686018427387904],"data_offsets":[0,0])")))
-                .tensors.at(0).shape,
+                .tensors.at(0)
+                .shape,
             (std::vector<int64_t>{0, 4611686018427387904}));
 }
 
@@ -209,12 +212,11 @@ TEST(SafetensorsHeader, CutsLongValuesInMessages) {
 
 TEST(SafetensorsHeader, ParsesAValidHeader) {
   // Entries in any order, padding spaces, extra fields (the Rust crate ignores them), empty tensors.
-  const std::string json =
-      R"({"b":{"dtype":"I64","shape":[2],"data_offsets":[6,22],"extra":[1]},)"
-      R"("__metadata__":{"format":"pt","x":"\u00e9"},)"
-      R"("a":{"dtype":"BF16","shape":[1,3],"data_offsets":[0,6]},)"
-      R"("e":{"dtype":"F32","shape":[0,5],"data_offsets":[22,22]},)"
-      R"("s":{"dtype":"BOOL","shape":[],"data_offsets":[22,23]}}   )";
+  const std::string json = R"({"b":{"dtype":"I64","shape":[2],"data_offsets":[6,22],"extra":[1]},)"
+                           R"("__metadata__":{"format":"pt","x":"\u00e9"},)"
+                           R"("a":{"dtype":"BF16","shape":[1,3],"data_offsets":[0,6]},)"
+                           R"("e":{"dtype":"F32","shape":[0,5],"data_offsets":[22,22]},)"
+                           R"("s":{"dtype":"BOOL","shape":[],"data_offsets":[22,23]}}   )";
   const SafetensorsHeader header = parse(file_with(json, 23));
   EXPECT_EQ(header.data_start, 8 + json.size());
   EXPECT_EQ(header.metadata, (std::map<std::string, std::string>{{"format", "pt"}, {"x", "\xc3\xa9"}}));
@@ -236,8 +238,8 @@ TEST(SafetensorsHeader, ParsesAValidHeader) {
 
 TEST(SafetensorsHeader, DtypeNamesAndSizes) {
   const std::pair<Dtype, std::pair<const char*, size_t>> expected[] = {
-      {Dtype::F64, {"F64", 8}}, {Dtype::F32, {"F32", 4}}, {Dtype::F16, {"F16", 2}}, {Dtype::BF16, {"BF16", 2}},
-      {Dtype::I64, {"I64", 8}}, {Dtype::I32, {"I32", 4}}, {Dtype::I16, {"I16", 2}}, {Dtype::I8, {"I8", 1}},
+      {Dtype::F64, {"F64", 8}}, {Dtype::F32, {"F32", 4}},  {Dtype::F16, {"F16", 2}}, {Dtype::BF16, {"BF16", 2}},
+      {Dtype::I64, {"I64", 8}}, {Dtype::I32, {"I32", 4}},  {Dtype::I16, {"I16", 2}}, {Dtype::I8, {"I8", 1}},
       {Dtype::U8, {"U8", 1}},   {Dtype::BOOL, {"BOOL", 1}}};
   for (const auto& [dtype, name_size] : expected) {
     EXPECT_STREQ(dtype_name(dtype), name_size.first);
@@ -260,7 +262,11 @@ TEST(SafetensorsHeader, BuildsTheRustWritersBytes) {
 
 TEST(SafetensorsHeader, BuildEscapesAsSerdeJson) {
   const std::string header = safetensors_header_build({{"a\"b\\c\n\x01/\xc3\xa9", Dtype::U8, {}, 0, 1}}, {});
-  EXPECT_NE(header.find(R"({"a\"b\\c\n\u0001/)" "\xc3\xa9" R"(":{)"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"({"a\"b\\c\n\u0001/)"
+                        "\xc3\xa9"
+                        R"(":{)"),
+            std::string::npos)
+      << header;
   EXPECT_THROW(safetensors_header_build({{"bad\xff", Dtype::U8, {}, 0, 1}}, {}), Error);
   EXPECT_THROW(safetensors_header_build({{"__metadata__", Dtype::U8, {}, 0, 1}}, {}), Error);
   EXPECT_THROW(safetensors_header_build({{"w", Dtype::U8, {}, 0, 1}, {"w", Dtype::U8, {}, 1, 2}}, {}), Error);

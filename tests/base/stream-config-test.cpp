@@ -3,8 +3,8 @@
 // TOML reading back to the same configuration. Method options: typed getters and unread keys.
 #include "config/stream-config.h"
 
-#include <cstdint>
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <filesystem>
 #include <fstream>
@@ -212,8 +212,9 @@ general_text = "wiki.txt"
 }
 
 TEST(StreamConfig, UnknownKeysNameTheKeyTheFileAndTheKnownKeys) {
-  expect_error(kMinimal + "[train]\nlrr = 1\n", kSource,
-               {"[train] has no key 'lrr' (keys: epochs, max_steps, batch_size, grad_accum, lr,", "log_every, zero, head)"});
+  expect_error(
+      kMinimal + "[train]\nlrr = 1\n", kSource,
+      {"[train] has no key 'lrr' (keys: epochs, max_steps, batch_size, grad_accum, lr,", "log_every, zero, head)"});
   expect_error(kMinimal + "[run]\nsed = 1\n", kSource, {"[run] has no key 'sed' (keys: name, out, seed, device)"});
   expect_error(kMinimal + "[eval]\nbatch = 1\n", kSource, {"[eval] has no key 'batch'"});
   expect_error("[model]\npath = \"m\"\nbogus = 1\n" + kMinimal.substr(kMinimal.find("[[task]]")), kSource,

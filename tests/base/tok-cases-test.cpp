@@ -6,8 +6,8 @@
 // {"<key>": [{"text", "ids", "ids_with_special"?, "decoded"?}, ...], ...}. RETAIN_TOKENIZER_DIR
 // holds the tokenizer files (default BUILD/tokenizers, filled by scripts/fetch-tokenizers.sh):
 // <key>-tokenizer.json, or <key>-encoder.json + <key>-vocab.bpe. A key without files fails.
-#include <cstdint>
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "../test-support.h"
 #include "error.h"
 #include "tok/tokenizer.h"
-#include "../test-support.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
 // The tokenizer pipeline on tiny hand-written tokenizer.json files: added tokens (lstrip, rstrip,
 // single_word, normalized), byte fallback and unknown tokens, the split behaviors, Metaspace's
 // prepend schemes, the post-processors, and the errors for files this reader refuses.
-#include <cstdint>
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <filesystem>
 #include <fstream>

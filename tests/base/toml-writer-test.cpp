@@ -20,7 +20,8 @@ std::vector<std::string> tricky_strings() {
       "\\\"",
       "line one\nline two\r\n",
       "tab\there",
-      "del\x7f" "after",
+      "del\x7f"
+      "after",
       "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac",
       "\"\"\"",
       "'single' and # hash = [x]",
@@ -46,7 +47,9 @@ TEST(TomlWriter, StringsReadBackUnchanged) {
 }
 
 TEST(TomlWriter, ControlCharactersAndDelAreEscaped) {
-  EXPECT_EQ(toml_string("a\x01" "b\x7f"), "\"a\\u0001b\\u007F\"");
+  EXPECT_EQ(toml_string("a\x01"
+                        "b\x7f"),
+            "\"a\\u0001b\\u007F\"");
   EXPECT_EQ(toml_string("q\"b\\n\nt\tr\r"), "\"q\\\"b\\\\n\\nt\\tr\\r\"");
 }
 
