@@ -355,7 +355,7 @@ TEST(OsftSvd, RandomizedTopKMatchesTheFullSvd) {
   auto spectrum = torch::pow(0.8, torch::arange(M, torch::kFloat));
   auto w = torch::matmul(q1 * spectrum, q2.t());
   method::OsftSettings full, randomized;
-  randomized.svd = "randomized";
+  randomized.svd = method::OsftSvd::Randomized;
   const auto exact = method::osft_top_singular(w, k, full, 1);
   const auto approx = method::osft_top_singular(w, k, randomized, 1);
   EXPECT_LT(((approx.s - exact.s).abs() / exact.s).max().item<double>(), 1e-4);

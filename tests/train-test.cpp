@@ -85,12 +85,12 @@ TEST(Clip, ScalesToTheMaxNormAndReportsTheNormBefore) {
 }
 
 TEST(Schedule, WarmupThenConstantOrCosine) {
-  EXPECT_DOUBLE_EQ(optim::lr_at(0, 100, 10, "cosine", 1.0), 0.0);
-  EXPECT_DOUBLE_EQ(optim::lr_at(5, 100, 10, "cosine", 1.0), 0.5);
-  EXPECT_DOUBLE_EQ(optim::lr_at(10, 100, 10, "cosine", 1.0), 1.0);
-  EXPECT_NEAR(optim::lr_at(55, 100, 10, "cosine", 1.0), 0.5, 1e-12);  // half way through the decay
-  EXPECT_NEAR(optim::lr_at(100, 100, 10, "cosine", 1.0), 0.0, 1e-12);
-  EXPECT_DOUBLE_EQ(optim::lr_at(80, 100, 10, "constant", 2.0), 2.0);
+  EXPECT_DOUBLE_EQ(optim::lr_at(0, 100, 10, config::Schedule::Cosine, 1.0), 0.0);
+  EXPECT_DOUBLE_EQ(optim::lr_at(5, 100, 10, config::Schedule::Cosine, 1.0), 0.5);
+  EXPECT_DOUBLE_EQ(optim::lr_at(10, 100, 10, config::Schedule::Cosine, 1.0), 1.0);
+  EXPECT_NEAR(optim::lr_at(55, 100, 10, config::Schedule::Cosine, 1.0), 0.5, 1e-12);  // half way through the decay
+  EXPECT_NEAR(optim::lr_at(100, 100, 10, config::Schedule::Cosine, 1.0), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(optim::lr_at(80, 100, 10, config::Schedule::Constant, 2.0), 2.0);
 }
 
 TEST(Replay, MixesAFixedFractionOfEveryEarlierTask) {

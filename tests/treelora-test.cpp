@@ -532,7 +532,9 @@ TEST(TreeLoraOptions, ModeAndPaperOnlyKeysAreChecked) {
   };
   EXPECT_EQ(create({}), "");
   EXPECT_EQ(create({{"mode", std::string("reference")}, {"reg", 0.25}}), "");
-  EXPECT_NE(create({{"mode", std::string("flat")}}).find("mode must be 'paper' or 'reference'"), std::string::npos);
+  EXPECT_NE(
+      create({{"mode", std::string("flat")}}).find("[method] key 'mode' must be one of paper, reference, got 'flat'"),
+      std::string::npos);
   EXPECT_NE(create({{"mode", std::string("reference")}, {"sparsity", 0.3}}).find("paper"), std::string::npos);
   EXPECT_NE(create({{"sparsity", 0.0}}).find("sparsity must be in (0, 1]"), std::string::npos);
   EXPECT_NE(create({{"lcb", 1.0}}).find("has no key 'lcb'"), std::string::npos);

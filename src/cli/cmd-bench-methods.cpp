@@ -106,7 +106,7 @@ void compare_svd(const BenchOptions& o) {
   // OSFT's default k (unfreeze_rank_ratio 0.25) and a small k, where a randomized SVD pays off.
   for (const auto k : {std::max<int64_t>(1, 3 * R / 4), std::max<int64_t>(1, R / 16)}) {
     method::OsftSettings full, randomized;
-    randomized.svd = "randomized";
+    randomized.svd = method::OsftSvd::Randomized;
     auto start = Clock::now();
     const auto exact = method::osft_top_singular(w, k, full, 1);
     const double full_seconds = seconds_since(start);

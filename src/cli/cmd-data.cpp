@@ -29,8 +29,9 @@ int data_prepare(const std::string& name, const data::PrepareOptions& options) {
   for (const auto& task : summary.tasks) {
     std::string classes;
     for (const auto& c : task.classes) classes += (classes.empty() ? "" : ", ") + c;
-    std::printf("  %-20s %-21s %-12s %8lld %8lld %8lld  %s\n", task.name.c_str(), task.kind.c_str(),
-                task.metric.c_str(), static_cast<long long>(task.train), static_cast<long long>(task.valid),
+    std::printf("  %-20s %-21s %-12s %8lld %8lld %8lld  %s\n", task.name.c_str(),
+                std::string(config::word_of(task.kind)).c_str(), task.metric.c_str(),
+                static_cast<long long>(task.train), static_cast<long long>(task.valid),
                 static_cast<long long>(task.test), classes.c_str());
   }
   std::printf("  tasks.toml holds the [[task]] tables for a stream file; manifest.json the sources and counts\n");

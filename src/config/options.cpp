@@ -81,6 +81,10 @@ std::vector<std::string> Options::get_names(const std::string& key, const std::s
   return names;
 }
 
+void Options::fail_word(const std::string& key, const std::string& word, const std::string& words) const {
+  fail("config", source_, ": [", section_, "] key '", key, "' must be one of ", words, ", got '", word, "'");
+}
+
 void Options::reject_unused(const std::string& method_name) const {
   for (const auto& entry : values_) {
     if (read_.count(entry.first) != 0) continue;

@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "config/words.h"
+
 namespace retain::config {
 
 using OptionValue = std::variant<bool, int64_t, double, std::string, std::vector<double>>;
@@ -33,10 +35,19 @@ class Options {
   std::vector<double> get_doubles(const std::string& key, const std::vector<double>& fallback);
   // A comma-separated string as its trimmed, non-empty items ("q_proj, v_proj" -> {q_proj, v_proj}).
   std::vector<std::string> get_names(const std::string& key, const std::string& fallback);
+  // One of the words of E (config/words.h), as E.
+  template <typename E>
+  E get_word(const std::string& key, E fallback) {
+    const std::string word = get_string(key, std::string(word_of(fallback)));
+    if (const auto value = from_word<E>(word)) return *value;
+    fail_word(key, word, words_joined<E>());
+  }
   // Throws "[config] FILE: [method] has no key 'x' (method 'm' reads: a, b)" for the first unread key.
   void reject_unused(const std::string& method_name) const;
 
  private:
+  [[noreturn]] void fail_word(const std::string& key, const std::string& word, const std::string& words) const;
+
   std::string source_, section_ = "method";
   std::map<std::string, OptionValue> values_;
   std::set<std::string> read_;

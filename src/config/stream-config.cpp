@@ -14,6 +14,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
+#include <type_traits>
 #include <variant>
 
 #include "config/toml-writer.h"
@@ -29,7 +30,8 @@ namespace fs = std::filesystem;
 
 template <typename S>
 using Member =
-    std::variant<std::string S::*, int64_t S::*, uint64_t S::*, double S::*, bool S::*, std::vector<int64_t> S::*>;
+    std::variant<std::string S::*, int64_t S::*, uint64_t S::*, double S::*, bool S::*, std::vector<int64_t> S::*,
+                 DType S::*, SaveFormat S::*, Schedule S::*, Head S::*, TaskKind S::*, EvalSplit S::*>;
 
 template <typename S>
 struct Field {
@@ -100,7 +102,6 @@ const std::vector<Field<EvalConfig>> kEvalFields = {
 };
 
 const std::vector<std::string> kSections = {"run", "model", "method", "train", "task", "eval", "retention"};
-const std::vector<std::string> kKinds = {"generation", "text-classification", "image-classification", "text"};
 const std::vector<std::string> kMetrics = {"exact_match", "accuracy", "rouge_l", "perplexity"};
 
 template <typename S>
@@ -110,10 +111,17 @@ std::vector<std::string> keys_of(const std::vector<Field<S>>& fields) {
   return keys;
 }
 
+// Strings and words (enums) are written as TOML strings.
 template <typename S>
 bool is_string_field(const std::vector<Field<S>>& fields, const std::string& key) {
   for (const auto& field : fields) {
-    if (key == field.key) return std::holds_alternative<std::string S::*>(field.member);
+    if (key != field.key) continue;
+    return std::visit(
+        [](auto member) {
+          using T = std::remove_reference_t<decltype(std::declval<S&>().*member)>;
+          return std::is_same_v<T, std::string> || std::is_enum_v<T>;
+        },
+        field.member);
   }
   return false;
 }
@@ -234,6 +242,15 @@ class Section {
     if (b == nullptr) fail_key(key, "must be true or false, got ", describe(*value));
     field = b->get();
   }
+  // One of the words of E (config/words.h).
+  template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>>
+  void read(const std::string& key, E& field) const {
+    std::string word(word_of(field));
+    read(key, word);
+    const auto value = from_word<E>(word);
+    if (!value) fail_key(key, "must be one of ", words_joined<E>(), ", got '", word, "'");
+    field = *value;
+  }
   void read(const std::string& key, std::vector<int64_t>& field) const {
     const toml::node* value = node(key);
     if (value == nullptr) return;
@@ -333,8 +350,6 @@ ModelConfig model_read(const Section& section) {
                                                            "(a config.json to initialise a model randomly)"
                                                          : "sets both 'path' and 'init'; set exactly one");
   }
-  section.one_of("dtype", model.dtype, {"auto", "float32", "bfloat16"});
-  section.one_of("save", model.save, {"full", "gguf", "adapters", "none"});
   section.one_of("gguf_type", model.gguf_type, {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"});
   return model;
 }
@@ -392,7 +407,6 @@ TrainConfig train_read(const Section& section) {
   section.require("beta1", train.beta1 >= 0 && train.beta1 < 1, "in [0, 1)", train.beta1);
   section.require("beta2", train.beta2 >= 0 && train.beta2 < 1, "in [0, 1)", train.beta2);
   section.require("eps", train.eps > 0 && std::isfinite(train.eps), "a number > 0", train.eps);
-  section.one_of("schedule", train.schedule, {"constant", "cosine"});
   section.require("warmup_ratio", train.warmup_ratio >= 0 && train.warmup_ratio < 1, "in [0, 1)", train.warmup_ratio);
   section.require("clip_norm", train.clip_norm >= 0 && std::isfinite(train.clip_norm), "a number >= 0 (0 = off)",
                   train.clip_norm);
@@ -400,7 +414,6 @@ TrainConfig train_read(const Section& section) {
   section.require("checkpoint_every", train.checkpoint_every >= 0, "0 or more", train.checkpoint_every);
   section.require("log_every", train.log_every >= 1, "1 or more", train.log_every);
   section.require("zero", train.zero == 0 || train.zero == 1, "0 or 1 (ZeRO stage)", train.zero);
-  section.one_of("head", train.head, {"linear", "per-task", "prototype"});
   return train;
 }
 
@@ -417,15 +430,15 @@ TaskConfig task_read(const Section& section) {
   TaskConfig task;
   fields_read(section, kTaskFields, task);
   if (task.name.empty()) section.fail_at({"name"}, "needs a 'name'");
-  if (task.kind.empty()) section.fail_at({"kind"}, "needs a 'kind' (", join(kKinds), ")");
-  section.one_of("kind", task.kind, kKinds);
+  if (!section.has("kind")) section.fail_at({"kind"}, "needs a 'kind' (", words_joined<TaskKind>(), ")");
 
-  const bool images = task.kind == "image-classification";
+  const bool images = task.kind == TaskKind::ImageClassification;
+  const bool text = task.kind == TaskKind::Text;
   const auto need = [&](const char* key, bool given) {
-    if (!given) section.fail_at({key}, "needs '", key, "' (kind ", task.kind, ")");
+    if (!given) section.fail_at({key}, "needs '", key, "' (kind ", word_of(task.kind), ")");
   };
   need("train", !task.train.empty());
-  if (task.kind != "text") need("test", !task.test.empty());
+  if (!text) need("test", !task.test.empty());
   const std::pair<const char*, bool> image_keys[] = {{"train_labels", !task.train_labels.empty()},
                                                      {"test_labels", !task.test_labels.empty()},
                                                      {"classes", !task.classes.empty()}};
@@ -444,18 +457,18 @@ TaskConfig task_read(const Section& section) {
   }
 
   if (task.metric.empty()) {
-    task.metric = task.kind == "generation" ? "exact_match" : task.kind == "text" ? "perplexity" : "accuracy";
+    task.metric = task.kind == TaskKind::Generation ? "exact_match" : text ? "perplexity" : "accuracy";
   }
   section.one_of("metric", task.metric, kMetrics);
-  const std::string only = images ? "accuracy" : task.kind == "text" ? "perplexity" : "";
+  const std::string only = images ? "accuracy" : text ? "perplexity" : "";
   if (!only.empty() && task.metric != only) {
-    section.fail_key("metric", "must be ", only, " for kind ", task.kind, ", got '", task.metric, "'");
+    section.fail_key("metric", "must be ", only, " for kind ", word_of(task.kind), ", got '", task.metric, "'");
   }
   const bool has_input = task.template_.find("{input}") != std::string::npos;
-  if (task.kind == "generation") {
+  if (task.kind == TaskKind::Generation) {
     section.require("template", has_input, "a prompt holding {input}", "'" + task.template_ + "'");
   }
-  if (task.kind == "text-classification") {
+  if (task.kind == TaskKind::TextClassification) {
     section.require("template", has_input || task.template_.find("{text}") != std::string::npos,
                     "a prompt holding {text} or {input}", "'" + task.template_ + "'");
   }
@@ -493,7 +506,6 @@ EvalConfig eval_read(const Section& section) {
   section.require("batch_size", eval.batch_size >= 1, "1 or more", eval.batch_size);
   section.require("max_new_tokens", eval.max_new_tokens >= 1, "1 or more", eval.max_new_tokens);
   section.require("general_max_tokens", eval.general_max_tokens >= 2, "2 or more", eval.general_max_tokens);
-  section.one_of("split", eval.split, {"test", "valid"});
   return eval;
 }
 
@@ -519,9 +531,9 @@ StreamConfig stream_read(const toml::table& root, const Origins& origins, const 
   if (root.contains("retention")) {
     const auto retention = section("retention");
     config.retention = task_read(retention);
-    if (config.retention->kind != "image-classification") {
+    if (config.retention->kind != TaskKind::ImageClassification) {
       retention.fail_key("kind", "must be image-classification (the pretraining task the model is scored on), got '",
-                         config.retention->kind, "'");
+                         word_of(config.retention->kind), "'");
     }
   }
   return config;
@@ -614,6 +626,10 @@ std::string value_text(int64_t value) { return std::to_string(value); }
 std::string value_text(uint64_t value) { return std::to_string(value); }
 std::string value_text(double value) { return double_text(value); }
 std::string value_text(bool value) { return value ? "true" : "false"; }
+template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>>
+std::string value_text(E value) {
+  return toml_string(std::string(word_of(value)));
+}
 template <typename T>
 std::string value_text(const std::vector<T>& values) {
   std::string text = "[";

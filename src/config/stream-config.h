@@ -13,8 +13,54 @@
 #include <vector>
 
 #include "config/options.h"
+#include "config/words.h"
 
 namespace retain::config {
+
+// ---- The settings that are a closed set of words (config/words.h reads and writes them).
+
+enum class DType { Auto, Float32, BFloat16 };
+enum class SaveFormat { Full, Gguf, Adapters, None };
+enum class Schedule { Constant, Cosine };
+enum class Head { Linear, PerTask, Prototype };
+enum class TaskKind { Generation, TextClassification, ImageClassification, Text };
+enum class EvalSplit { Test, Valid };
+
+template <>
+struct Words<DType> {
+  static constexpr std::pair<DType, std::string_view> list[] = {
+      {DType::Auto, "auto"}, {DType::Float32, "float32"}, {DType::BFloat16, "bfloat16"}};
+};
+template <>
+struct Words<SaveFormat> {
+  static constexpr std::pair<SaveFormat, std::string_view> list[] = {{SaveFormat::Full, "full"},
+                                                                     {SaveFormat::Gguf, "gguf"},
+                                                                     {SaveFormat::Adapters, "adapters"},
+                                                                     {SaveFormat::None, "none"}};
+};
+template <>
+struct Words<Schedule> {
+  static constexpr std::pair<Schedule, std::string_view> list[] = {{Schedule::Constant, "constant"},
+                                                                   {Schedule::Cosine, "cosine"}};
+};
+template <>
+struct Words<Head> {
+  static constexpr std::pair<Head, std::string_view> list[] = {
+      {Head::Linear, "linear"}, {Head::PerTask, "per-task"}, {Head::Prototype, "prototype"}};
+};
+template <>
+struct Words<TaskKind> {
+  static constexpr std::pair<TaskKind, std::string_view> list[] = {
+      {TaskKind::Generation, "generation"},
+      {TaskKind::TextClassification, "text-classification"},
+      {TaskKind::ImageClassification, "image-classification"},
+      {TaskKind::Text, "text"}};
+};
+template <>
+struct Words<EvalSplit> {
+  static constexpr std::pair<EvalSplit, std::string_view> list[] = {{EvalSplit::Test, "test"},
+                                                                    {EvalSplit::Valid, "valid"}};
+};
 
 struct RunConfig {
   std::string name;             // run folder name under `out` (default: the stream file's stem)
@@ -24,11 +70,12 @@ struct RunConfig {
 };
 
 struct ModelConfig {
-  std::string path;            // Hugging Face model folder (config.json + safetensors); or
-  std::string init;            // a config.json to build a randomly initialised model from
-  std::string tokenizer;       // tokenizer.json / folder / encoder.json (default: `path` when it has one)
-  std::string dtype = "auto";  // auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
-  std::string save = "full";   // full (HF safetensors) | gguf | adapters (PEFT) | none: what the run writes at the end
+  std::string path;           // Hugging Face model folder (config.json + safetensors); or
+  std::string init;           // a config.json to build a randomly initialised model from
+  std::string tokenizer;      // tokenizer.json / folder / encoder.json (default: `path` when it has one)
+  DType dtype = DType::Auto;  // auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
+  SaveFormat save =
+      SaveFormat::Full;  // full (HF safetensors) | gguf | adapters (PEFT) | none: what the run writes at the end
   std::string gguf_type = "f32";  // save = "gguf": the matrices' type (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1)
 };
 
@@ -47,17 +94,17 @@ struct TrainConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
-  std::string schedule = "constant";  // constant | cosine (per task, after warm-up)
-  double warmup_ratio = 0.0;          // fraction of each task's steps spent warming up linearly from 0
-  double clip_norm = 1.0;             // global gradient norm clip; 0 = off
-  int64_t max_length = 256;           // tokens per example (prompt + answer), longer ones are cut
-  int64_t checkpoint_every = 0;       // optimizer steps between mid-task checkpoints; 0 = only after each task
-  int64_t log_every = 10;             // optimizer steps between log.jsonl lines / plain progress lines
-  int64_t zero = 0;                   // data-parallel ranks: 1 = ZeRO-1 (AdamW moments split over the ranks)
+  Schedule schedule = Schedule::Constant;  // constant | cosine (per task, after warm-up)
+  double warmup_ratio = 0.0;               // fraction of each task's steps spent warming up linearly from 0
+  double clip_norm = 1.0;                  // global gradient norm clip; 0 = off
+  int64_t max_length = 256;                // tokens per example (prompt + answer), longer ones are cut
+  int64_t checkpoint_every = 0;            // optimizer steps between mid-task checkpoints; 0 = only after each task
+  int64_t log_every = 10;                  // optimizer steps between log.jsonl lines / plain progress lines
+  int64_t zero = 0;                        // data-parallel ranks: 1 = ZeRO-1 (AdamW moments split over the ranks)
   // Image classifiers. linear: one head over every class; per-task: each task trains only its own
   // classes' logits, prediction is over all classes seen; prototype: trained as per-task, predicts
   // the nearest class mean of the final [CLS] features (stored after each task, exemplar-free).
-  std::string head = "linear";
+  Head head = Head::Linear;
 };
 
 // One task of the stream. `kind` decides which fields matter:
@@ -66,19 +113,19 @@ struct TrainConfig {
 //   image-classification IDX images + labels (Fashion-MNIST layout), the examples whose label is in `classes`
 //   text                 plain UTF-8 text (causal-LM loss, continual pre-training); scored by perplexity
 struct TaskConfig {
-  std::string name;                     // required, unique
-  std::string kind;                     // required: generation | text-classification | image-classification | text
-  std::string train;                    // file (JSONL, text, or IDX images)
-  std::string test;                     // file; required except for kind = text (then `valid` or none)
-  std::string valid;                    // optional held-out split (learning-rate tuning, never the test set)
-  std::string train_labels;             // image-classification: IDX labels of `train`
-  std::string test_labels;              // image-classification: IDX labels of `test`
-  std::vector<int64_t> classes;         // image-classification: the labels this task trains on
-  std::string template_ = "{input}\n";  // key `template`: prompt; {input} or {text} is replaced
-  std::string metric;                   // exact_match | accuracy | rouge_l | perplexity (default by kind)
-  int64_t max_train = 0;                // cap on training examples (first N after the seeded shuffle); 0 = all
-  int64_t max_test = 0;                 // cap on test examples; 0 = all
-  int64_t max_new_tokens = 0;           // generation length at evaluation; 0 = [eval].max_new_tokens
+  std::string name;                      // required, unique
+  TaskKind kind = TaskKind::Generation;  // required: generation | text-classification | image-classification | text
+  std::string train;                     // file (JSONL, text, or IDX images)
+  std::string test;                      // file; required except for kind = text (then `valid` or none)
+  std::string valid;                     // optional held-out split (learning-rate tuning, never the test set)
+  std::string train_labels;              // image-classification: IDX labels of `train`
+  std::string test_labels;               // image-classification: IDX labels of `test`
+  std::vector<int64_t> classes;          // image-classification: the labels this task trains on
+  std::string template_ = "{input}\n";   // key `template`: prompt; {input} or {text} is replaced
+  std::string metric;                    // exact_match | accuracy | rouge_l | perplexity (default by kind)
+  int64_t max_train = 0;                 // cap on training examples (first N after the seeded shuffle); 0 = all
+  int64_t max_test = 0;                  // cap on test examples; 0 = all
+  int64_t max_new_tokens = 0;            // generation length at evaluation; 0 = [eval].max_new_tokens
 };
 
 struct EvalConfig {
@@ -87,7 +134,7 @@ struct EvalConfig {
   bool forward_transfer = true;        // also score the next task and the base model (for FWT)
   std::string general_text;            // held-out plain text: perplexity before and after the stream
   int64_t general_max_tokens = 20000;  // tokens of general_text scored
-  std::string split = "test";          // "valid": score every task on its held-out split (tuning)
+  EvalSplit split = EvalSplit::Test;   // valid: score every task on its held-out split (tuning)
 };
 
 struct StreamConfig {

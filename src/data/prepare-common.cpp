@@ -45,7 +45,7 @@ void add_jsonl_task(Build& build, config::TaskConfig task, const Splits& splits,
     fail("data", "task '", task.name, "': ", splits.train.size(), " training and ", splits.test.size(),
          " test examples; the source has too few");
   }
-  const bool generation = task.kind == "generation";
+  const bool generation = task.kind == config::TaskKind::Generation;
   const char* first = generation ? "input" : "text";
   const char* second = generation ? "output" : "label";
   auto write = [&](const std::vector<Pair>& pairs, const std::string& split) {

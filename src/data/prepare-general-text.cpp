@@ -148,7 +148,7 @@ Build build_general_text(const PrepareOptions& options) {
   build.settings = {{"max_bytes", max_bytes}, {"heldout_fraction", kHeldoutPerMille / 1000.0}};
   config::TaskConfig task;
   task.name = "general-text";
-  task.kind = "text";
+  task.kind = config::TaskKind::Text;
   task.train = "train.txt";
   task.valid = "heldout.txt";
   task.metric = "perplexity";

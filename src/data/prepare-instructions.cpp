@@ -172,7 +172,7 @@ config::TaskConfig generation_task(const std::string& name, const std::string& t
                                    int64_t max_new_tokens) {
   config::TaskConfig task;
   task.name = name;
-  task.kind = "generation";
+  task.kind = config::TaskKind::Generation;
   task.template_ = template_;
   task.metric = metric;
   task.max_new_tokens = max_new_tokens;

@@ -18,7 +18,7 @@ std::string tasks_toml(const std::string& name, const PrepareOptions& options, c
   for (const auto& task : build.tasks) {
     toml << "\n[[task]]\n";
     toml << "name = " << toml_string(task.name) << "\n";
-    toml << "kind = " << toml_string(task.kind) << "\n";
+    toml << "kind = " << toml_string(std::string(config::word_of(task.kind))) << "\n";
     auto path = [&](const char* key, const std::string& value) {
       if (!value.empty()) toml << key << " = " << toml_string(value) << "\n";
     };
@@ -32,7 +32,7 @@ std::string tasks_toml(const std::string& name, const PrepareOptions& options, c
       for (size_t i = 0; i < task.classes.size(); ++i) toml << (i ? ", " : "") << task.classes[i];
       toml << "]\n";
     }
-    if (task.kind == "generation" || task.kind == "text-classification") {
+    if (task.kind == config::TaskKind::Generation || task.kind == config::TaskKind::TextClassification) {
       toml << "template = " << toml_string(task.template_) << "\n";
     }
     toml << "metric = " << toml_string(task.metric) << "\n";
@@ -61,7 +61,7 @@ std::string manifest_json(const BuilderInfo& info, const PrepareOptions& options
     const auto& count = build.counts[i];
     nlohmann::ordered_json entry;
     entry["name"] = task.name;
-    entry["kind"] = task.kind;
+    entry["kind"] = std::string(config::word_of(task.kind));
     entry["metric"] = task.metric;
     entry["files"] = nlohmann::ordered_json::object();
     for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"train", task.train},

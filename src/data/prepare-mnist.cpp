@@ -104,7 +104,7 @@ Build build_mnist(const PrepareOptions& options) {
   };
   config::TaskConfig task;
   task.name = "mnist";
-  task.kind = "image-classification";
+  task.kind = config::TaskKind::ImageClassification;
   task.metric = "accuracy";
   std::vector<std::string> names;
   for (int64_t digit = 0; digit < kDigits; ++digit) {

@@ -41,7 +41,7 @@ Build build_split_fashion_mnist(const PrepareOptions& options) {
   for (int64_t first = 0; first < kClasses; first += kClassesPerTask) {
     config::TaskConfig task;
     task.name = "fmnist-" + std::to_string(first) + "-" + std::to_string(first + kClassesPerTask - 1);
-    task.kind = "image-classification";
+    task.kind = config::TaskKind::ImageClassification;
     task.train = train_images;
     task.train_labels = train_labels;
     task.test = test_images;

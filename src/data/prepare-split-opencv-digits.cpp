@@ -55,7 +55,7 @@ Build build_split_opencv_digits(const PrepareOptions& options) {
   for (int64_t first = 0; first < kDigits; first += kPerTask) {
     config::TaskConfig task;
     task.name = "digits-" + std::to_string(first) + "-" + std::to_string(first + kPerTask - 1);
-    task.kind = "image-classification";
+    task.kind = config::TaskKind::ImageClassification;
     task.metric = "accuracy";
     ImageExamples train, test;
     train.rows = train.cols = test.rows = test.cols = kSide;

@@ -58,7 +58,7 @@ Build build_wordnet_supersense(const PrepareOptions& options) {
   for (size_t first = 0; first + kClassesPerTask <= classes.size(); first += kClassesPerTask) {
     config::TaskConfig task;
     task.name = "supersense-" + std::to_string(first / kClassesPerTask + 1);
-    task.kind = "text-classification";
+    task.kind = config::TaskKind::TextClassification;
     task.template_ = "Gloss: {text}\nSupersense:";
     task.metric = "accuracy";
     task.max_new_tokens = 8;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "config/stream-config.h"
+
 namespace retain::data {
 
 struct PrepareOptions {
@@ -28,7 +30,9 @@ struct BuilderInfo {
 };
 
 struct PreparedTask {
-  std::string name, kind, metric;
+  std::string name;
+  config::TaskKind kind = config::TaskKind::Generation;
+  std::string metric;
   int64_t train = 0, valid = 0, test = 0;  // examples (text kinds: paragraphs) per split
   std::vector<std::string> classes;        // class names, for the classification kinds
 };

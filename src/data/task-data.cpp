@@ -114,16 +114,16 @@ ImageExamples load_images(const config::TaskConfig& task, const std::string& ima
 }
 
 void require(const config::TaskConfig& task, const std::string& value, const char* key) {
-  if (value.empty()) fail("data", "task '", task.name, "' (", task.kind, "): `", key, "` is required");
+  if (value.empty()) fail("data", "task '", task.name, "' (", config::word_of(task.kind), "): `", key, "` is required");
 }
 
 TaskData load_task(const config::TaskConfig& task, uint64_t seed, ImageCache& cache) {
   TaskData data;
   data.config = task;
   require(task, task.train, "train");
-  if (task.kind == "generation" || task.kind == "text-classification") {
+  if (task.kind == config::TaskKind::Generation || task.kind == config::TaskKind::TextClassification) {
     require(task, task.test, "test");
-    const bool generation = task.kind == "generation";
+    const bool generation = task.kind == config::TaskKind::Generation;
     check_template(task,
                    generation ? std::vector<std::string>{"{input}"} : std::vector<std::string>{"{text}", "{input}"});
     auto load = [&](const std::string& path) {
@@ -134,13 +134,13 @@ TaskData load_task(const config::TaskConfig& task, uint64_t seed, ImageCache& ca
     if (!task.valid.empty()) data.valid.text = load(task.valid);
     shuffle_and_cap(data.train.text, seed, task.max_train);
     shuffle_and_cap(data.test.text, seed, task.max_test);
-  } else if (task.kind == "text") {
+  } else if (task.kind == config::TaskKind::Text) {
     data.train.text = load_text(task.train);
     if (!task.test.empty()) data.test.text = load_text(task.test);
     if (!task.valid.empty()) data.valid.text = load_text(task.valid);
     shuffle_and_cap(data.train.text, seed, task.max_train);
     shuffle_and_cap(data.test.text, seed, task.max_test);
-  } else if (task.kind == "image-classification") {
+  } else {  // image-classification
     require(task, task.test, "test");
     require(task, task.train_labels, "train_labels");
     require(task, task.test_labels, "test_labels");
@@ -150,9 +150,6 @@ TaskData load_task(const config::TaskConfig& task, uint64_t seed, ImageCache& ca
     }
     data.train.images = load_images(task, task.train, task.train_labels, seed, task.max_train, cache);
     data.test.images = load_images(task, task.test, task.test_labels, seed, task.max_test, cache);
-  } else {
-    fail("data", "task '", task.name, "': unknown kind '", task.kind,
-         "' (generation, text-classification, image-classification, text)");
   }
   return data;
 }
@@ -168,7 +165,8 @@ std::vector<TaskData> stream_data_load(const config::StreamConfig& stream) {
   ImageCache cache;
   std::vector<TaskData> tasks;
   for (const auto& task : stream.tasks) tasks.push_back(load_task(task, stream.run.seed, cache));
-  if (stream.eval.split == "valid") {  // learning-rate tuning scores the held-out split, never the test set
+  if (stream.eval.split ==
+      config::EvalSplit::Valid) {  // learning-rate tuning scores the held-out split, never the test set
     for (auto& task : tasks) {
       if (task.valid.text.empty()) {
         fail("data", stream.source, ": [eval] split = \"valid\", but task '", task.config.name,

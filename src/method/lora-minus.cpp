@@ -107,7 +107,7 @@ void LoraMinus::begin_task(model::Model& model, const TaskContext& task) {
     }
     auto P = vectors.narrow(1, 0, m);
     auto T = torch::matmul(P, P.t());
-    if (minus_.sqrt_m_scaling) T = T / T.norm();
+    if (minus_.projector_scaling == ProjectorScaling::SqrtM) T = T / T.norm();
     projectors_[layer_name] = T;
   }
 }
@@ -176,12 +176,8 @@ std::unique_ptr<Method> lora_minus_create(config::Options& options) {
   settings.energy = options.get_double("energy", settings.energy);
   settings.atl_weight = options.get_double("atl_weight", settings.atl_weight);
   settings.margin = options.get_double("margin", settings.margin);
-  const auto scaling = options.get_string("projector_scaling", "sqrt_m");
+  settings.projector_scaling = options.get_word("projector_scaling", settings.projector_scaling);
   settings.calibration_batches = options.get_int("calibration_batches", 0);
-  if (scaling != "sqrt_m" && scaling != "none") {
-    fail("method", "lora-minus: projector_scaling must be \"sqrt_m\" or \"none\", got '", scaling, "'");
-  }
-  settings.sqrt_m_scaling = scaling == "sqrt_m";
   if (!(settings.energy > 0 && settings.energy <= 1))
     fail("method", "lora-minus: energy must be in (0, 1], got ", settings.energy);
   if (!(settings.atl_weight >= 0)) fail("method", "lora-minus: atl_weight must be >= 0");

@@ -20,15 +20,30 @@
 
 #include <map>
 
+#include "config/words.h"
 #include "method/lora-family.h"
 
 namespace retain::method {
 
+enum class ProjectorScaling { SqrtM, None };  // T = P Pᵀ/√m (authors) or P Pᵀ
+
+}  // namespace retain::method
+
+namespace retain::config {
+template <>
+struct Words<method::ProjectorScaling> {
+  static constexpr std::pair<method::ProjectorScaling, std::string_view> list[] = {
+      {method::ProjectorScaling::SqrtM, "sqrt_m"}, {method::ProjectorScaling::None, "none"}};
+};
+}  // namespace retain::config
+
+namespace retain::method {
+
 struct LoraMinusSettings {
-  double energy = 0.99;             // ε
-  double atl_weight = 0.05;         // λ (CIFAR-100 config)
-  double margin = 1.0;              // μ
-  bool sqrt_m_scaling = true;       // T = P Pᵀ/√m (authors) or P Pᵀ
+  double energy = 0.99;      // ε
+  double atl_weight = 0.05;  // λ (CIFAR-100 config)
+  double margin = 1.0;       // μ
+  ProjectorScaling projector_scaling = ProjectorScaling::SqrtM;
   int64_t calibration_batches = 0;  // batches of the statistics pass; 0 = the whole task
 };
 

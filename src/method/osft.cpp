@@ -40,7 +40,7 @@ Osft::Frozen osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSett
   torch::NoGradGuard no_grad;
   auto w32 = w.to(torch::kFloat);
   torch::Tensor U, s, Vh;
-  if (settings.svd == "randomized") {
+  if (settings.svd == OsftSvd::Randomized) {
     std::tie(U, s, Vh) = compat::svd_lowrank(w32, k, settings.oversample, settings.power_iterations, seed);
   } else {
     std::tie(U, s, Vh) = compat::svd_thin(w32);
@@ -96,12 +96,12 @@ std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const T
 }
 
 void Osft::begin_task(model::Model& model, const TaskContext& task) {
-  if (settings_.rank == "adaptive" && ranks_.empty()) ranks_ = adaptive_ranks(model, task);
+  if (settings_.rank == OsftRank::Adaptive && ranks_.empty()) ranks_ = adaptive_ranks(model, task);
   frozen_.clear();
   for (auto& [layer_name, layer] : layers_) {
     const auto R = std::min(layer->options().in_features, layer->options().out_features);
     int64_t k = 0;
-    if (settings_.rank == "adaptive") {
+    if (settings_.rank == OsftRank::Adaptive) {
       k = ranks_.at(layer_name);
     } else {
       k = std::clamp<int64_t>(
@@ -115,7 +115,7 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
 
 void Osft::before_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
-  const bool strict = settings_.projection == "strict";
+  const bool strict = settings_.projection == OsftProjection::Strict;
   for (auto& [layer_name, layer] : layers_) {
     auto& grad = layer->weight.mutable_grad();
     if (!grad.defined()) continue;
@@ -125,7 +125,7 @@ void Osft::before_step(model::Model& /*model*/) {
 
 void Osft::after_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
-  const bool strict = settings_.projection == "strict";
+  const bool strict = settings_.projection == OsftProjection::Strict;
   for (auto& [layer_name, layer] : layers_) {
     project_in_place(layer->weight, layer->options().fan_in_fan_out, frozen_.at(layer_name), strict, true);
   }
@@ -133,7 +133,7 @@ void Osft::after_step(model::Model& /*model*/) {
 
 void Osft::end_task(model::Model& model, const TaskContext& task) {
   frozen_.clear();  // the next task decomposes the weights as they are then
-  if (settings_.rank == "adaptive") ranks_ = adaptive_ranks(model, task);
+  if (settings_.rank == OsftRank::Adaptive) ranks_ = adaptive_ranks(model, task);
 }
 
 MethodState Osft::state() const {
@@ -162,21 +162,15 @@ void Osft::load_state(const MethodState& state) {
 std::unique_ptr<Method> osft_create(config::Options& options) {
   OsftSettings s;
   s.targets = options.get_names("targets", "");
-  s.rank = options.get_string("rank", s.rank);
+  s.rank = options.get_word("rank", s.rank);
   s.unfreeze_rank_ratio = options.get_double("unfreeze_rank_ratio", s.unfreeze_rank_ratio);
   s.mrr = options.get_double("mrr", s.mrr);
   s.trr = options.get_double("trr", s.trr);
-  s.projection = options.get_string("projection", s.projection);
-  s.svd = options.get_string("svd", s.svd);
+  s.projection = options.get_word("projection", s.projection);
+  s.svd = options.get_word("svd", s.svd);
   s.oversample = options.get_int("oversample", s.oversample);
   s.power_iterations = options.get_int("power_iterations", s.power_iterations);
   s.calibration_batches = options.get_int("calibration_batches", s.calibration_batches);
-  if (s.rank != "ratio" && s.rank != "adaptive")
-    fail("method", "osft: rank must be \"ratio\" or \"adaptive\", got '", s.rank, "'");
-  if (s.projection != "strict" && s.projection != "paper")
-    fail("method", "osft: projection must be \"strict\" or \"paper\", got '", s.projection, "'");
-  if (s.svd != "full" && s.svd != "randomized")
-    fail("method", "osft: svd must be \"full\" or \"randomized\", got '", s.svd, "'");
   if (!(s.unfreeze_rank_ratio > 0 && s.unfreeze_rank_ratio <= 1))
     fail("method", "osft: unfreeze_rank_ratio must be in (0, 1], got ", s.unfreeze_rank_ratio);
   if (!(s.mrr >= 0 && s.mrr <= s.trr && s.trr <= 1))

@@ -25,20 +25,47 @@
 
 #include <map>
 
+#include "config/words.h"
 #include "method/method.h"
 
 namespace retain::method {
 
+enum class OsftRank { Ratio, Adaptive };
+enum class OsftProjection { Strict, Paper };
+enum class OsftSvd { Full, Randomized };
+
 struct OsftSettings {
   std::vector<std::string> targets;  // last name components; empty = every linear but the output head
-  std::string rank = "ratio";        // "ratio" | "adaptive"
+  OsftRank rank = OsftRank::Ratio;
   double unfreeze_rank_ratio = 0.25;
   double mrr = 0.1, trr = 0.8;
-  std::string projection = "strict";  // "strict" | "paper"
-  std::string svd = "full";           // "full" | "randomized"
+  OsftProjection projection = OsftProjection::Strict;
+  OsftSvd svd = OsftSvd::Full;
   int64_t oversample = 8, power_iterations = 2;
   int64_t calibration_batches = 8;
 };
+
+}  // namespace retain::method
+
+namespace retain::config {
+template <>
+struct Words<method::OsftRank> {
+  static constexpr std::pair<method::OsftRank, std::string_view> list[] = {{method::OsftRank::Ratio, "ratio"},
+                                                                           {method::OsftRank::Adaptive, "adaptive"}};
+};
+template <>
+struct Words<method::OsftProjection> {
+  static constexpr std::pair<method::OsftProjection, std::string_view> list[] = {
+      {method::OsftProjection::Strict, "strict"}, {method::OsftProjection::Paper, "paper"}};
+};
+template <>
+struct Words<method::OsftSvd> {
+  static constexpr std::pair<method::OsftSvd, std::string_view> list[] = {{method::OsftSvd::Full, "full"},
+                                                                          {method::OsftSvd::Randomized, "randomized"}};
+};
+}  // namespace retain::config
+
+namespace retain::method {
 
 class Osft : public Method {
  public:

@@ -10,7 +10,7 @@
 namespace retain::method {
 
 std::string SelectiveLora::gate_of(const std::string& layer_name) const {
-  if (selective_.granularity == "matrix") return layer_name;
+  if (selective_.granularity == Granularity::Matrix) return layer_name;
   size_t begin = 0;
   while (begin < layer_name.size()) {
     auto end = layer_name.find('.', begin);
@@ -118,10 +118,7 @@ std::unique_ptr<Method> selective_lora_create(config::Options& options) {
   settings.score_init = options.get_double("score_init", settings.score_init);
   settings.sparsity = options.get_double("sparsity", settings.sparsity);
   settings.warmup_steps = options.get_int("warmup_steps", settings.warmup_steps);
-  settings.granularity = options.get_string("granularity", settings.granularity);
-  if (settings.granularity != "matrix" && settings.granularity != "block") {
-    fail("method", "selective-lora: granularity must be \"matrix\" or \"block\", got '", settings.granularity, "'");
-  }
+  settings.granularity = options.get_word("granularity", settings.granularity);
   if (!(settings.sparsity >= 0)) fail("method", "selective-lora: sparsity must be >= 0, got ", settings.sparsity);
   if (settings.warmup_steps < 0) fail("method", "selective-lora: warmup_steps must be >= 0");
   options.reject_unused("selective-lora");

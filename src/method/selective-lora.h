@@ -15,16 +15,31 @@
 
 #include <map>
 
+#include "config/words.h"
 #include "method/lora-family.h"
 
 namespace retain::method {
 
+enum class Granularity { Matrix, Block };
+
+}  // namespace retain::method
+
+namespace retain::config {
+template <>
+struct Words<method::Granularity> {
+  static constexpr std::pair<method::Granularity, std::string_view> list[] = {{method::Granularity::Matrix, "matrix"},
+                                                                              {method::Granularity::Block, "block"}};
+};
+}  // namespace retain::config
+
+namespace retain::method {
+
 struct SelectiveLoraSettings {
-  double threshold = 0.1;              // τ
-  double score_init = 0.15;            // s₀ (above τ: every block starts open)
-  double sparsity = 1.0;               // λ
-  int64_t warmup_steps = 0;            // optimizer steps of each task before the sparsity term starts
-  std::string granularity = "matrix";  // matrix | block
+  double threshold = 0.1;                         // τ
+  double score_init = 0.15;                       // s₀ (above τ: every block starts open)
+  double sparsity = 1.0;                          // λ
+  int64_t warmup_steps = 0;                       // optimizer steps of each task before the sparsity term starts
+  Granularity granularity = Granularity::Matrix;  // a gate per matrix or per block
 };
 
 class SelectiveLora : public LoraMethod {

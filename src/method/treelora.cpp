@@ -229,7 +229,7 @@ EpochPosition epoch_position(int64_t step, int64_t steps, int64_t epochs) {
 
 namespace {
 
-const char* mode_name(TreeLoraMode mode) { return mode == TreeLoraMode::Paper ? "paper" : "reference"; }
+std::string mode_name(TreeLoraMode mode) { return std::string(config::word_of(mode)); }
 
 // ceil(sparsity·D) in [1, D]; the 1e-9 absorbs binary rounding (0.3·10 is 3.0000000000000004).
 int64_t kept_count(double sparsity, int64_t depths) {
@@ -481,14 +481,7 @@ void TreeLora::load_state_extra(const MethodState& state) {
 std::unique_ptr<Method> treelora_create(config::Options& options) {
   auto settings = lora_settings_read(options, "treelora");
   TreeLoraSettings tree;
-  const auto mode = options.get_string("mode", "paper");
-  if (mode == "paper") {
-    tree.mode = TreeLoraMode::Paper;
-  } else if (mode == "reference") {
-    tree.mode = TreeLoraMode::Reference;
-  } else {
-    fail("method", "treelora: mode must be 'paper' or 'reference', got '", mode, "'");
-  }
+  tree.mode = options.get_word("mode", tree.mode);
   tree.reg = options.get_double("reg", 0.5);
   if (!(tree.reg >= 0)) fail("method", "treelora: reg must not be negative, got ", tree.reg);
   if (tree.mode == TreeLoraMode::Paper) {

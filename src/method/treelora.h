@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "config/words.h"
 #include "method/lora-family.h"
 
 namespace retain::method {
@@ -132,6 +133,18 @@ EpochPosition epoch_position(int64_t step, int64_t steps, int64_t epochs);
 // ---- the method ------------------------------------------------------------------------------------
 
 enum class TreeLoraMode { Paper, Reference };
+
+}  // namespace retain::method
+
+namespace retain::config {
+template <>
+struct Words<method::TreeLoraMode> {
+  static constexpr std::pair<method::TreeLoraMode, std::string_view> list[] = {
+      {method::TreeLoraMode::Paper, "paper"}, {method::TreeLoraMode::Reference, "reference"}};
+};
+}  // namespace retain::config
+
+namespace retain::method {
 
 struct TreeLoraSettings {
   TreeLoraMode mode = TreeLoraMode::Paper;

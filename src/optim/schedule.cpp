@@ -7,9 +7,9 @@
 
 namespace retain::optim {
 
-double lr_at(int64_t step, int64_t total, int64_t warmup, const std::string& schedule, double base_lr) {
+double lr_at(int64_t step, int64_t total, int64_t warmup, config::Schedule schedule, double base_lr) {
   if (step < warmup) return base_lr * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup));
-  if (schedule != "cosine") return base_lr;
+  if (schedule == config::Schedule::Constant) return base_lr;
   const double progress =
       static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, total - warmup));
   return base_lr * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));

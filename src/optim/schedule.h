@@ -3,11 +3,12 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
+
+#include "config/stream-config.h"
 
 namespace retain::optim {
 
-// step counts from 0 (the first update uses lr_at(0, ...)). schedule: "constant" | "cosine".
-double lr_at(int64_t step, int64_t total, int64_t warmup, const std::string& schedule, double base_lr);
+// step counts from 0 (the first update uses lr_at(0, ...)).
+double lr_at(int64_t step, int64_t total, int64_t warmup, config::Schedule schedule, double base_lr);
 
 }  // namespace retain::optim

@@ -125,14 +125,14 @@ StreamExamples::StreamExamples(const std::vector<data::TaskData>& stream, model:
   }
   for (size_t t = 0; t < stream.size(); ++t) {
     const auto& task = stream[t];
-    const bool image_task = task.config.kind == "image-classification";
+    const bool image_task = task.config.kind == config::TaskKind::ImageClassification;
     if (image_task != images) {
-      fail("train", "task '", task.config.name, "' (", task.config.kind, ") does not fit the model (",
+      fail("train", "task '", task.config.name, "' (", config::word_of(task.config.kind), ") does not fit the model (",
            model.config().model_type(), ")");
     }
     if (images) continue;
     if (tokenizer == nullptr) fail("train", "task '", task.config.name, "' is text but no tokenizer was given");
-    if (task.config.kind == "text") {
+    if (task.config.kind == config::TaskKind::Text) {
       tokenized_[t] = tokenize_packed(*tokenizer, task.train.text, special_, max_length);
     } else {
       tokenized_[t].reserve(task.train.text.size());

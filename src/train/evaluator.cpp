@@ -38,10 +38,10 @@ TaskScore Evaluator::score(const data::TaskData& task, const std::vector<int64_t
   torch::NoGradGuard no_grad;
   model_.eval();
   TaskScore result;
-  const auto& kind = task.config.kind;
-  if (kind == "image-classification") {
+  const auto kind = task.config.kind;
+  if (kind == config::TaskKind::ImageClassification) {
     result = score_images(task, allowed_classes);
-  } else if (kind == "text") {
+  } else if (kind == config::TaskKind::Text) {
     // Held-out text when the task has some, else its training text (how well it is still known).
     const auto& docs = !task.test.text.empty()    ? task.test.text
                        : !task.valid.text.empty() ? task.valid.text

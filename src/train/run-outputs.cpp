@@ -31,8 +31,8 @@ std::vector<std::string> adapter_names(model::Model& model) {
 }  // namespace
 
 void run_outputs_check(const config::StreamConfig& config, model::Model& model, const method::Method& method) {
-  const auto& save = config.model.save;
-  if (save == "gguf") {
+  const auto save = config.model.save;
+  if (save == config::SaveFormat::Gguf) {
     const auto type = model.config().model_type();
     if (type != "llama" && type != "mistral" && type != "qwen2" && type != "qwen3") {
       fail("config", config.source, ": [model] save = \"gguf\" writes llama, mistral, qwen2 and qwen3 models, not '",
@@ -42,10 +42,10 @@ void run_outputs_check(const config::StreamConfig& config, model::Model& model, 
       fail("config", config.source, ": [model] save = \"gguf\" needs a tokenizer for the file ([model] tokenizer)");
     }
   }
-  if (save == "adapters" && !method.trains_adapters()) {
+  if (save == config::SaveFormat::Adapters && !method.trains_adapters()) {
     fail("config", config.source, ": [model] save = \"adapters\", but method '", method.name(), "' trains no adapters");
   }
-  if (save == "adapters" && model.kind() == model::ModelKind::ImageClassifier) {
+  if (save == config::SaveFormat::Adapters && model.kind() == model::ModelKind::ImageClassifier) {
     fail("config", config.source,
          ": [model] save = \"adapters\": an image classifier's head trains beside the adapters "
          "and a PEFT adapter folder does not hold it; use save = \"full\"");
@@ -53,9 +53,9 @@ void run_outputs_check(const config::StreamConfig& config, model::Model& model, 
 }
 
 void run_outputs_write(const config::StreamConfig& config, model::Model& model, const std::string& run_dir) {
-  const auto& save = config.model.save;
+  const auto save = config.model.save;
   const auto adapters = adapter_names(model);
-  if (save == "gguf") {
+  if (save == config::SaveFormat::Gguf) {
     // As for "full": the adapters folded in, then one file llama.cpp loads.
     for (const auto& name : adapters) model::adapter_merge(model, name);
     model::GgufSaveOptions options;
@@ -63,7 +63,7 @@ void run_outputs_write(const config::StreamConfig& config, model::Model& model, 
     options.tokenizer_source = config.model.tokenizer;
     model::gguf_model_save(model, (fs::path(run_dir) / "model.gguf").string(), options);
   }
-  if (save == "full") {
+  if (save == config::SaveFormat::Full) {
     // A full model has the adapters folded in, so transformers loads what was evaluated.
     for (const auto& name : adapters) model::adapter_merge(model, name);
     const auto staged = fs::path(run_dir) / "model.tmp";
@@ -77,7 +77,7 @@ void run_outputs_write(const config::StreamConfig& config, model::Model& model, 
     }
     io::replace_folder(staged.string(), (fs::path(run_dir) / "model").string());
   }
-  if (save == "adapters") {
+  if (save == config::SaveFormat::Adapters) {
     for (const auto& name : adapters) {
       const auto target = fs::path(run_dir) / "adapters" / name, staged = fs::path(target.string() + ".tmp");
       fs::remove_all(staged);

@@ -61,9 +61,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-torch::ScalarType dtype_of(const std::string& name, const torch::Device& device) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "bfloat16") return torch::kBFloat16;
+torch::ScalarType dtype_of(config::DType dtype, const torch::Device& device) {
+  switch (dtype) {
+    case config::DType::Float32: return torch::kFloat;
+    case config::DType::BFloat16: return torch::kBFloat16;
+    case config::DType::Auto: break;
+  }
   return device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
 }
 
@@ -75,7 +78,7 @@ std::shared_ptr<model::Model> model_for(const config::StreamConfig& config, cons
 
 std::unique_ptr<tok::Tokenizer> tokenizer_for(const config::StreamConfig& config) {
   bool text = false;
-  for (const auto& task : config.tasks) text = text || task.kind != "image-classification";
+  for (const auto& task : config.tasks) text = text || task.kind != config::TaskKind::ImageClassification;
   if (!text) return nullptr;
   std::string path = config.model.tokenizer;
   if (path.empty()) path = config.model.path;
@@ -90,7 +93,7 @@ std::vector<data::TextExample> general_text_for(const config::StreamConfig& conf
   if (config.eval.general_text.empty()) return {};
   config::TaskConfig text_task;
   text_task.name = "general_text";
-  text_task.kind = "text";
+  text_task.kind = config::TaskKind::Text;
   text_task.train = config.eval.general_text;
   text_task.metric = "perplexity";
   return data::task_data_load(text_task, config.run.seed).train.text;
@@ -139,7 +142,10 @@ nlohmann::json settings_json(const config::StreamConfig& config) {
   }
   const auto& t = config.train;
   return {{"run", {{"name", config.run.name}, {"seed", config.run.seed}, {"device", config.run.device}}},
-          {"model", {{"path", config.model.path}, {"init", config.model.init}, {"dtype", config.model.dtype}}},
+          {"model",
+           {{"path", config.model.path},
+            {"init", config.model.init},
+            {"dtype", std::string(config::word_of(config.model.dtype))}}},
           {"method", {{"name", config.method.name}, {"options", options}}},
           {"train",
            {{"epochs", t.epochs},
@@ -149,11 +155,11 @@ nlohmann::json settings_json(const config::StreamConfig& config) {
             {"effective_batch", t.batch_size * t.grad_accum},
             {"lr", t.lr},
             {"weight_decay", t.weight_decay},
-            {"schedule", t.schedule},
+            {"schedule", std::string(config::word_of(t.schedule))},
             {"warmup_ratio", t.warmup_ratio},
             {"clip_norm", t.clip_norm},
             {"max_length", t.max_length},
-            {"head", t.head}}}};
+            {"head", std::string(config::word_of(t.head))}}}};
 }
 
 // Scores as a JSON list, null where nothing was measured.
@@ -173,7 +179,7 @@ eval::RunResult results_new(const std::vector<data::TaskData>& stream, const con
   auto results = eval::run_result_new(names, metrics);
   for (const auto& task : stream) {
     results.test_sizes.push_back(task.test.size());
-    results.class_incremental = results.class_incremental || task.config.kind == "image-classification";
+    results.class_incremental = results.class_incremental || task.config.kind == config::TaskKind::ImageClassification;
   }
   results.task_seconds.assign(stream.size(), 0.0);
   results.settings = settings_json(config);
@@ -246,7 +252,7 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   evaluator = std::make_unique<Evaluator>(
       *model, tokenizer.get(), EvalOptions{config.eval.batch_size, config.eval.max_new_tokens, train.max_length},
       device, comm.get());
-  if (train.head == "prototype") {
+  if (train.head == config::Head::Prototype) {
     evaluator->use_prototypes(&prototypes);
     method->use_prototype_head([this] { return prototypes.normalised(); });
   }
@@ -373,7 +379,7 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
   StageBatches batches(stage, s, train.batch_size, run.config.run.seed);
   // Per-task and prototype heads train only the classes of the stage's tasks.
   const auto logit_bias =
-      train.head == "linear" ? torch::Tensor() : own_classes_bias(model, run.stream, stage.examples);
+      train.head == config::Head::Linear ? torch::Tensor() : own_classes_bias(model, run.stream, stage.examples);
 
   for (int64_t step = state.step; step < stage.steps; ++step) {
     const double lr = optim::lr_at(step, stage.steps, warmup, train.schedule, train.lr);
@@ -412,7 +418,7 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
     }
   }
   method.end_task(model, context);
-  if (train.head == "prototype") run.prototypes.add_classes(model, context.for_each_batch);
+  if (train.head == config::Head::Prototype) run.prototypes.add_classes(model, context.for_each_batch);
   dist::check_same_weights(comm, model, "after task '" + stage.name + "'");
   state.results.task_seconds[stage.task] = seconds_now();
 }

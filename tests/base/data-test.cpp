@@ -283,7 +283,7 @@ config::TaskConfig generation_task(const TempDir& dir, int examples) {
   write(dir / "test.jsonl", lines);
   config::TaskConfig task;
   task.name = "gen";
-  task.kind = "generation";
+  task.kind = config::TaskKind::Generation;
   task.train = dir / "train.jsonl";
   task.test = dir / "test.jsonl";
   task.template_ = "Q: {input} ({input})\nA:";
@@ -321,7 +321,7 @@ TEST(DataTaskData, ClassificationLabelsComeFromTrain) {
   write(dir / "test.jsonl", "{\"text\": \"d\", \"label\": \" neg\"}\n");
   config::TaskConfig task;
   task.name = "cls";
-  task.kind = "text-classification";
+  task.kind = config::TaskKind::TextClassification;
   task.train = dir / "train.jsonl";
   task.test = dir / "test.jsonl";
   task.template_ = "Text: {text}\nLabel:";
@@ -344,7 +344,7 @@ TEST(DataTaskData, ImagesKeepOnlyTheTaskClasses) {
   write_gz(dir / "train-labels.gz", idx_labels_bytes(images.labels));
   config::TaskConfig task;
   task.name = "img";
-  task.kind = "image-classification";
+  task.kind = config::TaskKind::ImageClassification;
   task.train = task.test = dir / "train-images.gz";
   task.train_labels = task.test_labels = dir / "train-labels.gz";
   task.classes = {1, 3};
@@ -373,7 +373,7 @@ TEST(DataTaskData, TextDocumentsAreParagraphs) {
   write(dir / "corpus.txt", "first line\nsecond line\n\n  \nthird\r\n\r\nfourth\n");
   config::TaskConfig task;
   task.name = "lm";
-  task.kind = "text";
+  task.kind = config::TaskKind::Text;
   task.train = dir / "corpus.txt";
   const TaskData data = task_data_load(task, 0);
   std::set<std::string> docs;
@@ -593,7 +593,7 @@ TEST(DataPrepare, GeneralText) {
   const auto prepared = prepare_twice("general-text", options, dir);
   ASSERT_EQ(prepared.tasks.size(), 1u);
   const auto& task = prepared.tasks[0];
-  EXPECT_EQ(task.config.kind, "text");
+  EXPECT_EQ(task.config.kind, config::TaskKind::Text);
   const auto bytes = fs::file_size(dir.path / "a/train.txt") + fs::file_size(dir.path / "a/heldout.txt");
   EXPECT_LE(bytes, 200'000u);
   EXPECT_GE(bytes, 150'000u);

@@ -58,8 +58,8 @@ TEST(StreamConfig, DefaultsFillEveryKeyNotGiven) {
   EXPECT_EQ(config.run.device, "auto");
   EXPECT_EQ(config.model.init, "");
   EXPECT_EQ(config.model.tokenizer, "");
-  EXPECT_EQ(config.model.dtype, "auto");
-  EXPECT_EQ(config.model.save, "full");
+  EXPECT_EQ(config.model.dtype, DType::Auto);
+  EXPECT_EQ(config.model.save, SaveFormat::Full);
   EXPECT_EQ(config.method.name, "seqft");
   EXPECT_TRUE(config.method.options.values().empty());
   EXPECT_EQ(config.train.epochs, 1);
@@ -67,7 +67,9 @@ TEST(StreamConfig, DefaultsFillEveryKeyNotGiven) {
   EXPECT_EQ(config.train.batch_size, 8);
   EXPECT_EQ(config.train.grad_accum, 1);
   EXPECT_DOUBLE_EQ(config.train.lr, 1e-4);
-  EXPECT_EQ(config.train.schedule, "constant");
+  EXPECT_EQ(config.train.schedule, Schedule::Constant);
+  EXPECT_EQ(config.train.head, Head::Linear);
+  EXPECT_EQ(config.eval.split, EvalSplit::Test);
   EXPECT_DOUBLE_EQ(config.train.clip_norm, 1.0);
   EXPECT_EQ(config.train.max_length, 256);
   EXPECT_EQ(config.train.log_every, 10);
@@ -140,18 +142,18 @@ general_max_tokens = 1000
             std::make_tuple("r1", "out", uint64_t{7}, "cuda:1"));
   EXPECT_EQ(
       std::tie(config.model.path, config.model.init, config.model.tokenizer, config.model.dtype, config.model.save),
-      std::make_tuple("", "/m/config.json", "/m/tokenizer.json", "bfloat16", "adapters"));
+      std::make_tuple("", "/m/config.json", "/m/tokenizer.json", DType::BFloat16, SaveFormat::Adapters));
   EXPECT_EQ(config.method.name, "replay");
   const TrainConfig& t = config.train;
   EXPECT_EQ(std::tie(t.epochs, t.max_steps, t.batch_size, t.grad_accum, t.max_length, t.checkpoint_every, t.log_every),
             std::make_tuple(0, 500, 4, 2, 128, 100, 5));
   EXPECT_EQ(std::tie(t.lr, t.weight_decay, t.beta1, t.beta2, t.eps, t.warmup_ratio, t.clip_norm),
             std::make_tuple(3e-4, 0.01, 0.8, 0.95, 1e-6, 0.1, 0.0));
-  EXPECT_EQ(t.schedule, "cosine");
+  EXPECT_EQ(t.schedule, Schedule::Cosine);
   const TaskConfig& k = config.tasks.at(0);
   EXPECT_EQ(std::tie(k.name, k.kind, k.train, k.train_labels, k.test, k.test_labels, k.valid),
-            std::make_tuple("fashion", "image-classification", "/d/train-images", "/d/train-labels", "/d/test-images",
-                            "/d/test-labels", "/d/valid-images"));
+            std::make_tuple("fashion", TaskKind::ImageClassification, "/d/train-images", "/d/train-labels",
+                            "/d/test-images", "/d/test-labels", "/d/valid-images"));
   EXPECT_EQ(k.classes, (std::vector<int64_t>{0, 1}));
   EXPECT_EQ(k.template_, "Q: {input}\nA:");
   EXPECT_EQ(std::tie(k.metric, k.max_train, k.max_test, k.max_new_tokens), std::make_tuple("accuracy", 100, 50, 4));
@@ -351,7 +353,7 @@ TEST(StreamConfig, OverridesApplyBeforeChecking) {
             {"train.lr=3e-4", "run.name=x", "method.lambda=0.5", "task.2.max_train=100", "task.sum.max_test=7",
              "train.schedule=cosine", "eval.forward_transfer=false", "task.lm.classes=[]", "method.name=ewc"});
   EXPECT_DOUBLE_EQ(config.train.lr, 3e-4);
-  EXPECT_EQ(config.train.schedule, "cosine");
+  EXPECT_EQ(config.train.schedule, Schedule::Cosine);
   EXPECT_EQ(config.run.name, "x");
   EXPECT_EQ(config.method.name, "ewc");
   EXPECT_DOUBLE_EQ(config.method.options.get_double("lambda", 0), 0.5);
@@ -367,6 +369,9 @@ TEST(StreamConfig, OverridesOfStringKeysTakeTheTextAsWritten) {
   EXPECT_EQ(parse(kMinimal, {"task.1.template=Q: {input} = ?"}).tasks[0].template_, "Q: {input} = ?");
   EXPECT_EQ(parse(kMinimal, {"method.tag=2024"}).method.options.get_int("tag", 0), 2024);  // method keys: TOML typed
   EXPECT_EQ(parse(kMinimal, {"method.mode=diag"}).method.options.get_string("mode", ""), "diag");
+  // Words (enums) are string keys too.
+  EXPECT_EQ(parse(kMinimal, {"train.head=per-task"}).train.head, Head::PerTask);
+  EXPECT_EQ(parse(kMinimal, {"model.save=none"}).model.save, SaveFormat::None);
 }
 
 TEST(StreamConfig, OverridePathsResolveAgainstTheCurrentFolder) {
@@ -567,6 +572,25 @@ TEST(StreamConfigOptions, WrongTypesNameTheKeyAndTheFile) {
             "[config] s.toml: [method] key 'decay' must be an array of numbers, got float 0.9");
   EXPECT_EQ(error_of([&] { options.get_string("mode", ""); }),
             "[config] s.toml: [method] key 'mode' must be a string, got boolean true");
+}
+
+enum class Fruit { Apple, Pear };
+}  // namespace
+template <>
+struct Words<Fruit> {
+  static constexpr std::pair<Fruit, std::string_view> list[] = {{Fruit::Apple, "apple"}, {Fruit::Pear, "pear"}};
+};
+namespace {
+
+TEST(StreamConfigOptions, WordsReadAsTheirEnumAndRecordTheirDefault) {
+  Options options("s.toml", "method");
+  options.set("fruit", std::string("pear"));
+  options.set("bad", std::string("plum"));
+  EXPECT_EQ(options.get_word("fruit", Fruit::Apple), Fruit::Pear);
+  EXPECT_EQ(options.get_word("other", Fruit::Apple), Fruit::Apple);
+  EXPECT_EQ(options.values().at("other"), OptionValue(std::string("apple")));
+  EXPECT_EQ(error_of([&] { options.get_word("bad", Fruit::Apple); }),
+            "[config] s.toml: [method] key 'bad' must be one of apple, pear, got 'plum'");
 }
 
 TEST(StreamConfigOptions, UnreadKeysAreRefusedByName) {
