@@ -4,11 +4,13 @@
 // torch's rms_norm is 2.4+ only, so both compute it by hand, as Hugging Face does.
 // Linear algebra goes through the ATen ops (torch::linalg_svd, linalg_qr, linalg_eigh), which both
 // versions have; the torch::linalg:: wrappers are not reachable from <torch/torch.h> in 2.x.
+// Autocast (mixed precision) is switched per device type from 2.4 on, by one function per device in 1.13.
 // c10d process groups: libtorch 2.x's NCCL group has shutdown() and abort(), 1.13's Gloo neither.
 // CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets (src/device.cpp).
 #pragma once
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -78,6 +80,58 @@ inline std::tuple<Tensor, Tensor, Tensor> svd_lowrank(const Tensor& a, int64_t q
   auto [u, s, vh] = svd_thin(torch::matmul(Q.t(), a));
   return {torch::matmul(Q, u).narrow(1, 0, q), s.narrow(0, 0, q), vh.narrow(0, 0, q)};
 }
+
+// torch.autocast(device, dtype) as a scope (mixed precision): matmuls and linear layers run in
+// `dtype` (bf16), norms, softmax and losses in float32 (retain computes them in float32 itself too),
+// and the weights stay as they are stored. The device API changed in 2.4; 1.13 has one switch per
+// device. A default-constructed scope does nothing.
+class AutocastScope {
+ public:
+  AutocastScope() = default;
+  AutocastScope(c10::DeviceType device, torch::ScalarType dtype) : device_(device), active_(true) {
+    was_enabled_ = enabled(device);
+    was_dtype_ = get_dtype(device);
+    set(device, true, dtype);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();  // the cached bf16 weights
+    set(device_, was_enabled_, was_dtype_);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+#if RETAIN_TORCH_VERSION >= 204
+  static bool enabled(c10::DeviceType device) { return at::autocast::is_autocast_enabled(device); }
+  static torch::ScalarType get_dtype(c10::DeviceType device) { return at::autocast::get_autocast_dtype(device); }
+  static void set(c10::DeviceType device, bool on, torch::ScalarType dtype) {
+    at::autocast::set_autocast_enabled(device, on);
+    at::autocast::set_autocast_dtype(device, dtype);
+  }
+#else
+  static bool cuda(c10::DeviceType device) { return device == c10::DeviceType::CUDA; }
+  static bool enabled(c10::DeviceType device) {
+    return cuda(device) ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  }
+  static torch::ScalarType get_dtype(c10::DeviceType device) {
+    return cuda(device) ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  }
+  static void set(c10::DeviceType device, bool on, torch::ScalarType dtype) {
+    if (cuda(device)) {
+      at::autocast::set_enabled(on);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      at::autocast::set_cpu_enabled(on);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
+  }
+#endif
+  c10::DeviceType device_ = c10::DeviceType::CPU;
+  bool active_ = false, was_enabled_ = false;
+  torch::ScalarType was_dtype_ = torch::kBFloat16;
+};
 
 // What Python's destroy_process_group does to a c10d group before it goes: shutdown() after a run
 // that went well, abort() after a failed collective (a graceful shutdown could wait on a dead peer).

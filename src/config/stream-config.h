@@ -19,7 +19,7 @@ namespace retain::config {
 
 // ---- The settings that are a closed set of words (config/words.h reads and writes them).
 
-enum class DType { Auto, Float32, BFloat16 };
+enum class DType { Auto, Float32, BFloat16, Mixed };
 enum class SaveFormat { Full, Gguf, Adapters, None };
 enum class Schedule { Constant, Cosine };
 enum class Head { Linear, PerTask, Prototype };
@@ -29,7 +29,7 @@ enum class EvalSplit { Test, Valid };
 template <>
 struct Words<DType> {
   static constexpr std::pair<DType, std::string_view> list[] = {
-      {DType::Auto, "auto"}, {DType::Float32, "float32"}, {DType::BFloat16, "bfloat16"}};
+      {DType::Auto, "auto"}, {DType::Float32, "float32"}, {DType::BFloat16, "bfloat16"}, {DType::Mixed, "mixed"}};
 };
 template <>
 struct Words<SaveFormat> {
@@ -70,10 +70,12 @@ struct RunConfig {
 };
 
 struct ModelConfig {
-  std::string path;           // Hugging Face model folder (config.json + safetensors); or
-  std::string init;           // a config.json to build a randomly initialised model from
-  std::string tokenizer;      // tokenizer.json / folder / encoder.json (default: `path` when it has one)
-  DType dtype = DType::Auto;  // auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
+  std::string path;       // Hugging Face model folder (config.json + safetensors); or
+  std::string init;       // a config.json to build a randomly initialised model from
+  std::string tokenizer;  // tokenizer.json / folder / encoder.json (default: `path` when it has one)
+  // auto: float32 on CPU, mixed on GPU. mixed: float32 weights and AdamW state, bf16 compute
+  // (autocast). bfloat16: bf16 weights and state (half the memory; steps below |w|·2⁻⁹ round to nothing).
+  DType dtype = DType::Auto;
   SaveFormat save =
       SaveFormat::Full;  // full (HF safetensors) | gguf | adapters (PEFT) | none: what the run writes at the end
   std::string gguf_type = "f32";  // save = "gguf": the matrices' type (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1)

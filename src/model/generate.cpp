@@ -67,6 +67,7 @@ torch::Tensor generate_greedy(Model& model, const torch::Tensor& input_ids, cons
   TORCH_CHECK(input_ids.dim() == 2 && input_ids.size(1) > 0, "generate: input_ids must be [batch, tokens], got ",
               input_ids.sizes());
   torch::NoGradGuard no_grad;
+  const auto scope = model.compute_scope();
   if (auto* causal = dynamic_cast<CausalLM*>(&model))
     return generate_causal(*causal, input_ids, attention_mask, options);
   if (auto* seq2seq = dynamic_cast<Seq2SeqLM*>(&model))

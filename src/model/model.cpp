@@ -29,7 +29,12 @@ AttentionNames Model::attention_names() const {
   return {"q_proj", "k_proj", "v_proj"};  // the Llama family
 }
 
-Output CausalLM::forward(const Batch& batch) {
+compat::AutocastScope Model::compute_scope() {
+  if (compute_dtype_ == torch::ScalarType::Undefined) return compat::AutocastScope();
+  return compat::AutocastScope(parameters().front().device().type(), compute_dtype_);
+}
+
+Output CausalLM::compute(const Batch& batch) {
   TORCH_CHECK(batch.input_ids.defined() && batch.input_ids.dim() == 2, "a causal LM needs input_ids [batch, tokens]");
   const auto t = batch.input_ids.size(1);
   auto positions =

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "compat.h"
 #include "io/hf-config.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
@@ -45,7 +46,19 @@ class Model : public torch::nn::Module {
  public:
   explicit Model(io::HfConfig config) : config_(std::move(config)) {}
   virtual ModelKind kind() const = 0;
-  virtual Output forward(const Batch& batch) = 0;
+  // The forward pass with the compute dtype in force; each architecture implements compute().
+  Output forward(const Batch& batch) {
+    const auto scope = compute_scope();
+    return compute(batch);
+  }
+  // Mixed precision: the weights (and so the optimizer's state) keep their dtype, float32, and every
+  // forward pass runs under autocast to `dtype` (bf16 matmuls; norms, softmax and loss in float32).
+  // Undefined (the default): the forward pass runs in the weights' dtype.
+  void set_compute_dtype(torch::ScalarType dtype) { compute_dtype_ = dtype; }
+  torch::ScalarType compute_dtype() const { return compute_dtype_; }
+  // The autocast scope of the compute dtype (nothing when it is undefined); generation holds it too.
+  compat::AutocastScope compute_scope();
+
   // How many items the loss of `batch` is the mean over (labels other than -100; for a causal LM
   // the shifted ones). Data-parallel ranks weight their losses by it, so that the sum over ranks
   // is the loss of the whole batch.
@@ -78,8 +91,11 @@ class Model : public torch::nn::Module {
   virtual std::vector<std::string> ignored_checkpoint_suffixes() const { return {}; }
 
  protected:
+  virtual Output compute(const Batch& batch) = 0;
+
   io::HfConfig config_;
   std::string source_;
+  torch::ScalarType compute_dtype_ = torch::ScalarType::Undefined;
 };
 
 // Decoder-only language models (Llama family, GPT-2).
@@ -88,7 +104,7 @@ class CausalLM : public Model {
   using Model::Model;
   ModelKind kind() const override { return ModelKind::CausalLM; }
   // Positions 0..T-1 as HF's forward uses them; causal-LM loss when the batch has labels.
-  Output forward(const Batch& batch) override;
+  Output compute(const Batch& batch) override;
   int64_t loss_items(const Batch& batch) const override { return nn::causal_lm_items(batch.labels); }
   // Logits [B, T, V] for `input_ids` at `position_ids` [B, T], attending causally to the cached
   // positions and themselves. key_padding: [B, cached + T] (1 token, 0 padding) or undefined.

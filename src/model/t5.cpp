@@ -267,7 +267,7 @@ class T5ForConditionalGeneration : public Seq2SeqLM {
     return lm_head(h);
   }
 
-  Output forward(const Batch& batch) override {
+  Output compute(const Batch& batch) override {
     TORCH_CHECK(batch.input_ids.defined(), "t5 needs input_ids");
     auto decoder_ids = batch.decoder_input_ids;
     if (!decoder_ids.defined()) {

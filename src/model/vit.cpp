@@ -225,7 +225,7 @@ class VitForImageClassification : public ImageClassifier {
     return integer ? nn::cross_entropy_items(batch.labels) : batch.labels.numel();
   }
 
-  Output forward(const Batch& batch) override {
+  Output compute(const Batch& batch) override {
     TORCH_CHECK(batch.pixel_values.defined(), "vit needs pixel_values");
     auto h = vit->embeddings(batch.pixel_values);
     for (auto& layer : vit->encoder->layers) h = layer->forward(h);

@@ -61,19 +61,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-torch::ScalarType dtype_of(config::DType dtype, const torch::Device& device) {
+// [model] dtype: the weights' dtype and the compute dtype (Undefined: the weights').
+std::pair<torch::ScalarType, torch::ScalarType> dtypes_of(config::DType dtype, const torch::Device& device) {
+  if (dtype == config::DType::Auto) dtype = device.is_cuda() ? config::DType::Mixed : config::DType::Float32;
   switch (dtype) {
-    case config::DType::Float32: return torch::kFloat;
-    case config::DType::BFloat16: return torch::kBFloat16;
-    case config::DType::Auto: break;
+    case config::DType::BFloat16: return {torch::kBFloat16, torch::ScalarType::Undefined};
+    case config::DType::Mixed: return {torch::kFloat, torch::kBFloat16};
+    default: return {torch::kFloat, torch::ScalarType::Undefined};
   }
-  return device.is_cuda() ? torch::kBFloat16 : torch::kFloat;
 }
 
 std::shared_ptr<model::Model> model_for(const config::StreamConfig& config, const torch::Device& device) {
-  model::LoadOptions options{dtype_of(config.model.dtype, device), device};
-  if (!config.model.path.empty()) return model::model_load(config.model.path, options);
-  return model::model_init(config.model.init, config.run.seed, options);
+  const auto [weights, compute] = dtypes_of(config.model.dtype, device);
+  model::LoadOptions options{weights, device};
+  auto model = !config.model.path.empty() ? model::model_load(config.model.path, options)
+                                          : model::model_init(config.model.init, config.run.seed, options);
+  model->set_compute_dtype(compute);
+  return model;
 }
 
 std::unique_ptr<tok::Tokenizer> tokenizer_for(const config::StreamConfig& config) {

@@ -272,7 +272,7 @@ TEST(StreamConfig, ValuesAreChecked) {
   expect_error(kMinimal + "[run]\nname = \"a/b\"\n", kSource, {"[run] key 'name' must be a folder name"});
   expect_error(kMinimal + "[eval]\nbatch_size = 0\n", kSource, {"[eval] key 'batch_size' must be 1 or more"});
   expect_error("[model]\npath = \"m\"\ndtype = \"float16\"\n" + task, kSource,
-               {"[model] key 'dtype' must be one of auto, float32, bfloat16, got 'float16'"});
+               {"[model] key 'dtype' must be one of auto, float32, bfloat16, mixed, got 'float16'"});
   expect_error("[model]\npath = \"m\"\nsave = \"all\"\n" + task, kSource,
                {"[model] key 'save' must be one of full, gguf, adapters, none"});
   expect_error("[model]\npath = \"m\"\nsave = \"gguf\"\ngguf_type = \"q4_k\"\n" + task, kSource,
