@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "compat.h"
 #include "data/task-data.h"
@@ -73,6 +74,40 @@ TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
       EXPECT_LT(worst, 1e-5);
     } else {
       EXPECT_GT(worst, 1e-3);
+    }
+  }
+}
+
+// others = "frozen" (PEFT's OSF) trains exactly the target matrices: every other parameter stays
+// bit-identical (an image classifier's head excepted); "train" (the default: the authors' code and
+// mini_trainer) trains the others too, with plain AdamW.
+TEST_P(MethodsOnFixture, OsftOthersFrozenTrainsOnlyTheTargets) {
+  for (const std::string others : {"frozen", "train"}) {
+    SCOPED_TRACE("others = " + others);
+    FixtureRun setup(GetParam());
+    auto options = options_of({{"unfreeze_rank_ratio", 0.5}, {"others", others}});
+    auto osft = method::osft_create(options);
+    auto& method = dynamic_cast<method::Osft&>(*osft);
+    method.attach(*setup.model);
+    method.begin_task(*setup.model, setup.context(0));
+    std::map<std::string, torch::Tensor> before;
+    for (const auto& item : setup.model->named_parameters()) before[item.key()] = item.value().detach().clone();
+    setup.train(method, 2, 1e-2, 0.0);
+    std::set<std::string> targets;
+    for (const auto& [name, f] : method.frozen()) targets.insert(name + ".weight");
+    const auto head = setup.model->head_layer() + ".";
+    const bool image = setup.model->kind() == model::ModelKind::ImageClassifier;
+    int64_t targets_moved = 0, others_moved = 0;
+    for (const auto& item : setup.model->named_parameters()) {
+      if (image && item.key().rfind(head, 0) == 0) continue;
+      const bool moved = !torch::equal(item.value().detach(), before.at(item.key()));
+      (targets.count(item.key()) != 0 ? targets_moved : others_moved) += moved;
+    }
+    EXPECT_EQ(targets_moved, static_cast<int64_t>(targets.size()));
+    if (others == "frozen") {
+      EXPECT_EQ(others_moved, 0);
+    } else {
+      EXPECT_GT(others_moved, 0);
     }
   }
 }
@@ -167,6 +202,13 @@ TEST_P(MethodsOnFixture, MiguChangesExactlyTheKeptRows) {
 }
 
 // On the first task MIGU does nothing, and with T = 0 it keeps every row: both equal SeqFT exactly.
+// On OSFT the mask cannot hold: OSFT's projections mix the rows MIGU zeroes. Refused, by name.
+TEST(Migu, RefusesOsftUnderneath) {
+  auto options = options_of({{"on", std::string("osft")}});
+  EXPECT_NE(test::error_of([&] { method::migu_create(options); }).find("migu: on = \"osft\" cannot keep both"),
+            std::string::npos);
+}
+
 TEST_P(MethodsOnFixture, MiguWithoutMaskingEqualsSeqft) {
   for (const auto& [task, T] : std::vector<std::pair<int64_t, double>>{{0, 0.7}, {1, 0.0}}) {
     FixtureRun plain(GetParam()), masked(GetParam());
@@ -362,6 +404,37 @@ TEST(OsftSvd, RandomizedTopKMatchesTheFullSvd) {
   auto projector = [](const torch::Tensor& U) { return torch::matmul(U, U.t()); };
   EXPECT_LT(frobenius(projector(approx.U) - projector(exact.U)), 1e-3);
   EXPECT_LT(frobenius(projector(approx.V) - projector(exact.V)), 1e-3);
+}
+
+// With a randomized SVD (no oversampling, no power iteration: U_h, V_h far from exact singular
+// vectors) the first step after a boundary changes each target weight by no more than AdamW's first
+// update, which moves every element by at most lr (a Frobenius bound; both projections are
+// non-expansive). Restoring U_h diag(s_h) V_hᵀ instead wipes W₀'s blocks between the frozen and the
+// free subspaces, which have no gradient behind them and are far larger.
+TEST(OsftSvd, RandomizedFirstStepMovesTheWeightsByOneUpdate) {
+  for (const auto projection : {method::OsftProjection::Strict, method::OsftProjection::Paper}) {
+    SCOPED_TRACE(std::string(config::word_of(projection)));
+    test::FixtureRun setup("llama");
+    auto options = options_of({{"svd", std::string("randomized")},
+                               {"oversample", int64_t{0}},
+                               {"power_iterations", int64_t{0}},
+                               {"unfreeze_rank_ratio", 0.5},
+                               {"projection", std::string(config::word_of(projection))}});
+    auto osft = method::osft_create(options);
+    auto& method = dynamic_cast<method::Osft&>(*osft);
+    method.attach(*setup.model);
+    method.begin_task(*setup.model, setup.context(0));
+    const auto before = setup.weights();
+    const double lr = 1e-5;
+    setup.train(method, 1, lr, 0.0);
+    ASSERT_FALSE(method.frozen().empty());
+    for (const auto& [name, f] : method.frozen()) {
+      const auto& w0 = before.at(name);
+      const auto delta = setup.model->linear_layer(name)->weight_out_in().detach() - w0;
+      EXPECT_GT(frobenius(delta), 0) << name;
+      EXPECT_LE(frobenius(delta), lr * std::sqrt(static_cast<double>(w0.numel())) * 1.001) << name;
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ namespace retain::method {
 std::vector<ParamGroup> Method::trainable(model::Model& model, double weight_decay) {
   ParamGroup decayed{{}, {}, weight_decay, 1}, plain{{}, {}, 0, 1};
   for (const auto& item : model.named_parameters()) {
+    if (!item.value().requires_grad()) continue;
     auto& group = item.value().dim() >= 2 ? decayed : plain;
     group.names.push_back(item.key());
     group.params.push_back(item.value());

@@ -61,8 +61,9 @@ class Method {
   // where the prototypes of the classes learnt so far can be read. Only LoRA⁻ (its triplet loss) asks.
   virtual void use_prototype_head(PrototypeSource /*prototypes*/) {}
   virtual void begin_task(model::Model& /*model*/, const TaskContext& /*task*/) {}
-  // The parameters the optimizer updates. Default: every parameter of the model, weight decay on
-  // matrices only (not on biases and norm weights, as transformers' Trainer does).
+  // The parameters the optimizer updates. Default: every parameter of the model that requires a
+  // gradient (a method freezes one in attach), weight decay on matrices only (not on biases and norm
+  // weights, as transformers' Trainer does).
   virtual std::vector<ParamGroup> trainable(model::Model& model, double weight_decay);
   // Extra loss terms added to the task loss; undefined = none.
   virtual torch::Tensor penalty(model::Model& /*model*/, const model::Batch& /*batch*/, const model::Output& /*out*/) {

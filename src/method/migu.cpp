@@ -116,6 +116,11 @@ std::unique_ptr<Method> migu_create(config::Options& options) {
   const auto on = options.get_string("on", "seqft");
   if (!(threshold >= 0 && threshold < 1)) fail("method", "migu: threshold must be in [0, 1), got ", threshold);
   if (on == "migu") fail("method", "migu: 'on' names the method MIGU masks; it cannot be migu itself");
+  // OSFT projects the masked gradient and the weight onto the complement of its frozen subspace,
+  // which mixes the rows MIGU zeroed; a row-sparse update in that subspace is another method.
+  if (on == "osft") {
+    fail("method", "migu: on = \"osft\" cannot keep both: OSFT's projections change the rows MIGU's mask keeps fixed");
+  }
   return std::make_unique<Migu>(method_create(on, options), threshold);
 }
 

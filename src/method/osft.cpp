@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "compat.h"
 #include "data/shuffle.h"
@@ -12,19 +13,29 @@ namespace retain::method {
 
 namespace {
 
-// The projection of osft.h applied to X [N, M]: with `top` the frozen block is restored to
-// U_h diag(s_h) V_hᵀ (parameters), without it the frozen components are removed (gradients).
-//   strict: X − U (UᵀX − [diag(s) Vᵀ]) − (X V − U (UᵀX V)) Vᵀ  =  [U diag(s) Vᵀ] + (I − UUᵀ) X (I − VVᵀ)
-//   paper:  X − U (UᵀX V − [diag(s)]) Vᵀ
+// The projection of osft.h applied to X [N, M]: with `top` the frozen part is restored to the
+// task-start weight's (parameters), without it the frozen components are removed (gradients).
+// With a = UᵀX, b = XV, c = UᵀXV and, for `top`, the task-start W₀'s own a₀, b₀, c₀ subtracted:
+//   strict: X − U (a − a₀) − ((b − b₀) − U (c − c₀)) Vᵀ  =  F₀ + (I − UUᵀ) X (I − VVᵀ),
+//           F₀ = W₀ − (I − UUᵀ) W₀ (I − VVᵀ) (= U diag(s) Vᵀ for an exact SVD: a₀ = diag(s)Vᵀ,
+//           b₀ = U diag(s), c₀ = diag(s), and then b₀ − U c₀ = 0)
+//   paper:  X − U (c − c₀) Vᵀ
 torch::Tensor project(const torch::Tensor& X, const Osft::Frozen& f, bool strict, bool top) {
+  const bool exact = !f.UtW.defined();
   auto a = torch::matmul(f.U.t(), X);  // [k, M]
   auto c = torch::matmul(a, f.V);      // [k, k]
   if (!strict) {
-    if (top) c = c - torch::diag(f.s);
+    if (top) c = c - (exact ? torch::diag(f.s) : f.UtWV);
     return X - torch::matmul(torch::matmul(f.U, c), f.V.t());
   }
   auto b = torch::matmul(X, f.V);  // [N, k]
-  if (top) a = a - f.s.unsqueeze(1) * f.V.t();
+  if (top && exact) {
+    a = a - f.s.unsqueeze(1) * f.V.t();
+  } else if (top) {
+    a = a - f.UtW;
+    b = b - f.WV;
+    c = c - f.UtWV;
+  }
   return X - torch::matmul(f.U, a) - torch::matmul(b - torch::matmul(f.U, c), f.V.t());
 }
 
@@ -45,7 +56,16 @@ Osft::Frozen osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSett
   } else {
     std::tie(U, s, Vh) = compat::svd_thin(w32);
   }
-  return {U.narrow(1, 0, k).contiguous(), s.narrow(0, 0, k).contiguous(), Vh.narrow(0, 0, k).t().contiguous()};
+  Osft::Frozen f;
+  f.U = U.narrow(1, 0, k).contiguous();
+  f.s = s.narrow(0, 0, k).contiguous();
+  f.V = Vh.narrow(0, 0, k).t().contiguous();
+  if (settings.svd == OsftSvd::Randomized) {
+    f.UtW = torch::matmul(f.U.t(), w32);
+    f.WV = torch::matmul(w32, f.V);
+    f.UtWV = torch::matmul(f.UtW, f.V);
+  }
+  return f;
 }
 
 void Osft::attach(model::Model& model) {
@@ -59,6 +79,15 @@ void Osft::attach(model::Model& model) {
   }
   if (layers_.empty())
     fail("method", "osft: no linear layer of the '", model.config().model_type(), "' model is a target");
+  if (settings_.others == OsftOthers::Frozen) {
+    std::set<std::string> trained;
+    for (auto& [layer_name, layer] : layers_) trained.insert(layer_name + ".weight");
+    const auto head_prefix = model.head_layer() + ".";
+    for (auto& item : model.named_parameters()) {
+      const bool head = model.kind() == model::ModelKind::ImageClassifier && item.key().rfind(head_prefix, 0) == 0;
+      item.value().set_requires_grad(head || trained.count(item.key()) != 0);
+    }
+  }
 }
 
 std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const TaskContext& task) {
@@ -142,6 +171,11 @@ MethodState Osft::state() const {
     state.tensors["U/" + layer_name] = f.U.cpu().contiguous();
     state.tensors["s/" + layer_name] = f.s.cpu().contiguous();
     state.tensors["V/" + layer_name] = f.V.cpu().contiguous();
+    if (f.UtW.defined()) {
+      state.tensors["UtW/" + layer_name] = f.UtW.cpu().contiguous();
+      state.tensors["WV/" + layer_name] = f.WV.cpu().contiguous();
+      state.tensors["UtWV/" + layer_name] = f.UtWV.cpu().contiguous();
+    }
   }
   state.meta["ranks"] = ranks_;
   return state;
@@ -154,8 +188,18 @@ void Osft::load_state(const MethodState& state) {
     auto U = state.tensors.find("U/" + layer_name);
     if (U == state.tensors.end()) continue;
     const auto device = layer->weight.device();
-    frozen_[layer_name] = {U->second.to(device).clone(), state.tensors.at("s/" + layer_name).to(device).clone(),
-                           state.tensors.at("V/" + layer_name).to(device).clone()};
+    const auto tensor = [&](const std::string& key) {
+      return state.tensors.at(key + "/" + layer_name).to(device).clone();
+    };
+    auto& f = frozen_[layer_name];
+    f.U = U->second.to(device).clone();
+    f.s = tensor("s");
+    f.V = tensor("V");
+    if (state.tensors.count("UtW/" + layer_name) != 0) {
+      f.UtW = tensor("UtW");
+      f.WV = tensor("WV");
+      f.UtWV = tensor("UtWV");
+    }
   }
 }
 
@@ -171,6 +215,7 @@ std::unique_ptr<Method> osft_create(config::Options& options) {
   s.oversample = options.get_int("oversample", s.oversample);
   s.power_iterations = options.get_int("power_iterations", s.power_iterations);
   s.calibration_batches = options.get_int("calibration_batches", s.calibration_batches);
+  s.others = options.get_word("others", s.others);
   if (!(s.unfreeze_rank_ratio > 0 && s.unfreeze_rank_ratio <= 1))
     fail("method", "osft: unfreeze_rank_ratio must be in (0, 1], got ", s.unfreeze_rank_ratio);
   if (!(s.mrr >= 0 && s.mrr <= s.trr && s.trr <= 1))

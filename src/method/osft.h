@@ -14,7 +14,10 @@
 // which is the same subspace constraint as mini_trainer's factorised U_l·diag(s_l)·V_lᵀ (whose
 // update is also confined to the complements) with SeqFT's forward cost and optimizer; only the
 // frozen top-k factors are stored (docs/methods.md §3). Because only the top k are needed, the boundary
-// SVD can be a randomized low-rank one (svd = "randomized").
+// SVD can be a randomized low-rank one (svd = "randomized"). Its U_h, V_h are not exact singular
+// vectors, so U_h diag(s_h) V_hᵀ is not the frozen part of W: the re-projection then restores the
+// task-start weight's own frozen part, W₀ − (I − U_h U_hᵀ) W₀ (I − V_h V_hᵀ), kept as U_hᵀW₀, W₀V_h
+// and U_hᵀW₀V_h.
 //
 // k per layer: `unfreeze_rank_ratio` u gives k = floor((1 − u)·min(N, M)) (production rule), or
 // rank = "adaptive" takes the paper's importance rule: I(l) = mean cos(x, W x) over calibration
@@ -33,6 +36,7 @@ namespace retain::method {
 enum class OsftRank { Ratio, Adaptive };
 enum class OsftProjection { Strict, Paper };
 enum class OsftSvd { Full, Randomized };
+enum class OsftOthers { Train, Frozen };
 
 struct OsftSettings {
   std::vector<std::string> targets;  // last name components; empty = every linear but the output head
@@ -43,6 +47,10 @@ struct OsftSettings {
   OsftSvd svd = OsftSvd::Full;
   int64_t oversample = 8, power_iterations = 2;
   int64_t calibration_batches = 8;
+  // The parameters that are not target matrices (embeddings, LM head, norms, biases): trained with
+  // plain AdamW, as the authors' code and mini_trainer do, or frozen, as PEFT's OSF tuner does (an
+  // image classifier's head trains either way: its new classes have no other way to be learnt).
+  OsftOthers others = OsftOthers::Train;
 };
 
 }  // namespace retain::method
@@ -57,6 +65,11 @@ template <>
 struct Words<method::OsftProjection> {
   static constexpr std::pair<method::OsftProjection, std::string_view> list[] = {
       {method::OsftProjection::Strict, "strict"}, {method::OsftProjection::Paper, "paper"}};
+};
+template <>
+struct Words<method::OsftOthers> {
+  static constexpr std::pair<method::OsftOthers, std::string_view> list[] = {{method::OsftOthers::Train, "train"},
+                                                                             {method::OsftOthers::Frozen, "frozen"}};
 };
 template <>
 struct Words<method::OsftSvd> {
@@ -81,6 +94,9 @@ class Osft : public Method {
 
   struct Frozen {
     torch::Tensor U, s, V;  // [N, k], [k], [M, k], fp32
+    // Randomized SVD only: U_hᵀW₀ [k, M], W₀V_h [N, k], U_hᵀW₀V_h [k, k] (exactly diag(s)V_hᵀ,
+    // U_h diag(s) and diag(s) for an exact SVD, which then leaves them undefined).
+    torch::Tensor UtW, WV, UtWV;
   };
   const std::map<std::string, Frozen>& frozen() const { return frozen_; }
   // Frozen directions per layer for the next decomposition.
@@ -96,7 +112,8 @@ class Osft : public Method {
   uint64_t seed_ = 0;
 };
 
-// The top-k singular triplets of w [N, M] in fp32: exact (svd = "full") or randomized.
+// The top-k singular triplets of w [N, M] in fp32: exact (svd = "full") or randomized (then with
+// w's own products UtW, WV, UtWV).
 Osft::Frozen osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSettings& settings, uint64_t seed);
 
 std::unique_ptr<Method> osft_create(config::Options& options);
