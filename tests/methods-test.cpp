@@ -297,6 +297,46 @@ TEST_P(MethodsOnFixture, OLoraPenaltyAndGradientMatchAHandComputation) {
 
 // After a task the memory is an orthonormal basis; the next task's A rows lie in its orthogonal
 // complement, and only B trains.
+// The memory grows until it holds ε of the energy: Σσ(C)² by default, as the official update_DualGPM
+// (it decomposes the covariance itself), or Σλ (the paper's GPM criterion). C = diag(4, 2, 1, 1),
+// ε = 0.8: squared energies 16, 4, 1, 1 reach 0.8 with two directions, trace energies 4, 2, 1, 1
+// need three.
+TEST(InfLora, MemoryGrowsBySquaredEnergyAsTheOfficialCode) {
+  const auto C = torch::diag(torch::tensor({4.0f, 2.0f, 1.0f, 1.0f}));
+  const auto empty = torch::zeros({4, 0});
+  const auto squared = method::inflora_memory_grow(C, empty, 0.8, 4, method::InfLoraEnergy::Squared);
+  const auto trace = method::inflora_memory_grow(C, empty, 0.8, 4, method::InfLoraEnergy::Trace);
+  EXPECT_EQ(squared.size(1), 2);
+  EXPECT_EQ(trace.size(1), 3);
+  // The second growth keeps the first columns and adds only directions outside them.
+  const auto grown = method::inflora_memory_grow(C, squared, 0.99, 4, method::InfLoraEnergy::Squared);
+  ASSERT_EQ(grown.size(1), 4);
+  EXPECT_TRUE(torch::equal(grown.narrow(1, 0, 2), squared));
+  EXPECT_LT((torch::matmul(grown.t(), grown) - torch::eye(4)).abs().max().item<double>(), 1e-5);
+  auto options = options_of({});
+  method::inflora_create(options);
+  EXPECT_EQ(options.values().at("energy"), config::OptionValue(std::string("squared")));
+}
+
+// The official code's adapters: key and value projections, rank 10, ΔW = B·A unscaled.
+TEST(InfLora, DefaultsFollowTheOfficialCode) {
+  FixtureRun setup("llama");
+  auto options = options_of({});
+  auto inflora = method::inflora_create(options);
+  auto& method = dynamic_cast<method::InfLora&>(*inflora);
+  method.attach(*setup.model);
+  method.begin_task(*setup.model, setup.context(0));
+  std::set<std::string> leaves;
+  for (auto [name, layer] : method.layers()) {
+    leaves.insert(method::module_leaf(name));
+    const auto* adapter = layer->adapter_find("task0");
+    ASSERT_NE(adapter, nullptr) << name;
+    EXPECT_EQ(adapter->A.size(0), 10) << name;
+    EXPECT_DOUBLE_EQ(adapter->scale, 1.0) << name;
+  }
+  EXPECT_EQ(leaves, (std::set<std::string>{"k_proj", "v_proj"}));
+}
+
 TEST_P(MethodsOnFixture, InfLoraNewAIsOrthogonalToTheStoredSubspace) {
   FixtureRun setup(GetParam());
   auto options = options_of({{"rank", int64_t{2}}});

@@ -14,6 +14,11 @@ torch::Tensor InfLora::memory(const std::string& layer_name) const {
   return it->second;
 }
 
+void InfLora::attach(model::Model& model) {
+  if (settings_.targets.empty()) settings_.targets = lora_key_value_targets(model);
+  LoraMethod::attach(model);
+}
+
 void InfLora::begin_task(model::Model& model, const TaskContext& task) {
   auto covariances = input_second_moments(model, task, calibration_batches_);
   train_A_ = false;
@@ -35,6 +40,35 @@ void InfLora::begin_task(model::Model& model, const TaskContext& task) {
   });
 }
 
+torch::Tensor inflora_memory_grow(const torch::Tensor& C, const torch::Tensor& M, double epsilon, int64_t room,
+                                  InfLoraEnergy energy) {
+  const auto in = C.size(0);
+  auto P = torch::eye(in, C.options()) - torch::matmul(M, M.t());
+  // The total energy, the part already inside the memory, and the new directions with their energies.
+  double total = 0, kept = 0;
+  torch::Tensor values, vectors;
+  if (energy == InfLoraEnergy::Squared) {
+    // update_DualGPM: svd of the covariance outside the memory, energies σ², kept = total − the rest.
+    const auto outside = torch::matmul(P, C);
+    total = C.pow(2).sum().item<double>();
+    kept = total - outside.pow(2).sum().item<double>();
+    torch::Tensor S;
+    std::tie(vectors, S, std::ignore) = compat::svd_thin(outside);
+    values = S.pow(2);
+  } else {
+    total = C.trace().item<double>();
+    kept = torch::matmul(M.t(), torch::matmul(C, M)).trace().item<double>();
+    std::tie(values, vectors) = compat::eigh_descending(torch::matmul(P, torch::matmul(C, P)));
+  }
+  if (!(total > 0)) return M;
+  int64_t add = 0;
+  double held = kept;
+  auto v = values.clamp_min(0);
+  // Directions with (numerically) no energy are never added: they need not lie outside span(M).
+  while (add < room && held / total < epsilon && v[add].item<double>() > 1e-9 * total) held += v[add++].item<double>();
+  return add > 0 ? torch::cat({M, vectors.narrow(1, 0, add)}, 1) : M;
+}
+
 void InfLora::end_task(model::Model& model, const TaskContext& task) {
   auto covariances = input_second_moments(model, task, calibration_batches_);
   const double epsilon = lambda_begin_ + (lambda_end_ - lambda_begin_) * static_cast<double>(task.index) /
@@ -44,18 +78,7 @@ void InfLora::end_task(model::Model& model, const TaskContext& task) {
     const auto in = C.size(0);
     auto& M = memory_[layer_name];
     if (!M.defined()) M = torch::zeros({in, 0}, C.options());
-    const double total = C.trace().item<double>();
-    if (!(total > 0)) continue;
-    // Energy already inside the memory, then the new directions in order of energy until ε is met.
-    const double kept = torch::matmul(M.t(), torch::matmul(C, M)).trace().item<double>();
-    auto P = torch::eye(in, C.options()) - torch::matmul(M, M.t());
-    auto [values, vectors] = compat::eigh_descending(torch::matmul(P, torch::matmul(C, P)));
-    const auto room = in - settings_.rank - M.size(1);
-    int64_t add = 0;
-    double energy = kept;
-    auto v = values.clamp_min(0);
-    while (add < room && energy / total < epsilon) energy += v[add++].item<double>();
-    if (add > 0) M = torch::cat({M, vectors.narrow(1, 0, add)}, 1);
+    M = inflora_memory_grow(C, M, epsilon, in - settings_.rank - M.size(1), energy_);
   }
 }
 
@@ -72,16 +95,21 @@ void InfLora::load_state_extra(const MethodState& state) {
 }
 
 std::unique_ptr<Method> inflora_create(config::Options& options) {
-  auto settings = lora_settings_read(options, "inflora");
+  // The official code: key and value, rank 10, B·A unscaled.
+  LoraSettings defaults;
+  defaults.rank = 10;
+  defaults.alpha = static_cast<double>(options.get_int("rank", defaults.rank));  // B·A unscaled at any rank
+  auto settings = lora_settings_read(options, "inflora", defaults);
   const double lambda_begin = options.get_double("lambda_begin", 0.95);
   const double lambda_end = options.get_double("lambda_end", 1.0);
-  const int64_t calibration_batches = options.get_int("calibration_batches", 32);
+  const int64_t calibration_batches = options.get_int("calibration_batches", 0);
+  const auto energy = options.get_word("energy", InfLoraEnergy::Squared);
   if (!(lambda_begin > 0 && lambda_begin <= lambda_end && lambda_end <= 1)) {
     fail("method", "inflora: need 0 < lambda_begin <= lambda_end <= 1, got ", lambda_begin, " and ", lambda_end);
   }
   if (calibration_batches < 0) fail("method", "inflora: calibration_batches must be >= 0 (0 = all)");
   options.reject_unused("inflora");
-  return std::make_unique<InfLora>(std::move(settings), lambda_begin, lambda_end, calibration_batches);
+  return std::make_unique<InfLora>(std::move(settings), lambda_begin, lambda_end, calibration_batches, energy);
 }
 
 }  // namespace retain::method

@@ -28,6 +28,12 @@ std::vector<std::string> lora_default_targets(const model::Model& model) {
   return {names.query, names.value};
 }
 
+std::vector<std::string> lora_key_value_targets(const model::Model& model) {
+  const auto names = model.attention_names();
+  if (names.key == names.value) return {names.key};
+  return {names.key, names.value};
+}
+
 void LoraMethod::attach(model::Model& model) {
   const auto targets = settings_.targets.empty() ? lora_default_targets(model) : settings_.targets;
   layers_ = linear_layers_matching(model, targets);

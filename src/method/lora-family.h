@@ -30,6 +30,8 @@ LoraSettings lora_settings_read(config::Options& options, const std::string& met
 // PEFT's default targets: the query and value projections (q_proj,v_proj in the Llama family,
 // c_attn in GPT-2, q,v in T5, query,value in ViT; model.h attention_names).
 std::vector<std::string> lora_default_targets(const model::Model& model);
+// The key and value projections (LoRA⁻'s and InfLoRA's official choice; c_attn in GPT-2).
+std::vector<std::string> lora_key_value_targets(const model::Model& model);
 
 class LoraMethod : public Method {
  public:

@@ -36,12 +36,7 @@ torch::Tensor augmented_triplet_loss(const torch::Tensor& f, const torch::Tensor
 }
 
 void LoraMinus::attach(model::Model& model) {
-  if (settings_.targets.empty()) {
-    // The key and value projections (LoRA⁻'s choice; plain LoRA's default is query and value).
-    const auto names = model.attention_names();
-    settings_.targets = names.key == names.value ? std::vector<std::string>{names.key}
-                                                 : std::vector<std::string>{names.key, names.value};
-  }
+  if (settings_.targets.empty()) settings_.targets = lora_key_value_targets(model);
   LoraMethod::attach(model);
 }
 
