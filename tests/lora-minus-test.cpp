@@ -139,4 +139,22 @@ TEST(AugmentedTripletLoss, MatchesAHandComputation) {
       0.0, 1e-6);
 }
 
+// An image classifier's head trains at 4× the adapters' learning rate (the official configs: head
+// 2e-3, adapters 5e-4); the adapters at train.lr.
+TEST(LoraMinus, TheHeadTrainsAtTheOfficialMultipleOfTheAdapterRate) {
+  FixtureRun setup("vit");
+  auto options = options_of({{"rank", int64_t{2}}});
+  auto method = method::lora_minus_create(options);
+  method->attach(*setup.model);
+  method->use_prototype_head([] { return torch::Tensor(); });
+  method->begin_task(*setup.model, setup.context(0));
+  bool head = false, adapters = false;
+  for (const auto& group : method->trainable(*setup.model, 0.0)) {
+    const bool is_head = group.names.front().rfind("classifier.", 0) == 0;
+    EXPECT_DOUBLE_EQ(group.lr_scale, is_head ? 4.0 : 1.0) << group.names.front();
+    (is_head ? head : adapters) = true;
+  }
+  EXPECT_TRUE(head && adapters);
+}
+
 }  // namespace

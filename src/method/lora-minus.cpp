@@ -40,6 +40,15 @@ void LoraMinus::attach(model::Model& model) {
   LoraMethod::attach(model);
 }
 
+std::vector<ParamGroup> LoraMinus::trainable(model::Model& model, double weight_decay) {
+  auto groups = LoraMethod::trainable(model, weight_decay);
+  const auto head_prefix = model.head_layer() + ".";
+  for (auto& group : groups) {
+    if (!group.names.empty() && group.names.front().rfind(head_prefix, 0) == 0) group.lr_scale = minus_.head_lr_scale;
+  }
+  return groups;
+}
+
 std::map<std::string, torch::Tensor> LoraMinus::subtracted_second_moments(model::Model& model,
                                                                           const TaskContext& task) {
   // Flip every earlier adapter to −ΔW and switch the new one off, then restore both exactly.
@@ -173,6 +182,9 @@ std::unique_ptr<Method> lora_minus_create(config::Options& options) {
   settings.margin = options.get_double("margin", settings.margin);
   settings.projector_scaling = options.get_word("projector_scaling", settings.projector_scaling);
   settings.calibration_batches = options.get_int("calibration_batches", 0);
+  settings.head_lr_scale = options.get_double("head_lr_scale", settings.head_lr_scale);
+  if (!(settings.head_lr_scale > 0))
+    fail("method", "lora-minus: head_lr_scale must be > 0, got ", settings.head_lr_scale);
   if (!(settings.energy > 0 && settings.energy <= 1))
     fail("method", "lora-minus: energy must be in (0, 1], got ", settings.energy);
   if (!(settings.atl_weight >= 0)) fail("method", "lora-minus: atl_weight must be >= 0");

@@ -45,6 +45,9 @@ struct LoraMinusSettings {
   double margin = 1.0;       // μ
   ProjectorScaling projector_scaling = ProjectorScaling::SqrtM;
   int64_t calibration_batches = 0;  // batches of the statistics pass; 0 = the whole task
+  // An image classifier's head trains at this multiple of train.lr: the official configs give the
+  // head 2e-3 and the adapters 5e-4. (The official code does not clip: train.clip_norm = 0 matches.)
+  double head_lr_scale = 4;
 };
 
 class LoraMinus : public LoraMethod {
@@ -55,6 +58,8 @@ class LoraMinus : public LoraMethod {
   void attach(model::Model& model) override;
   void use_prototype_head(PrototypeSource prototypes) override { prototypes_ = std::move(prototypes); }
   void begin_task(model::Model& model, const TaskContext& task) override;
+  // The adapters at train.lr, the head at head_lr_scale times it.
+  std::vector<ParamGroup> trainable(model::Model& model, double weight_decay) override;
   torch::Tensor penalty(model::Model& model, const model::Batch& batch, const model::Output& out) override;
   void before_step(model::Model& model) override;
   void after_step(model::Model& model) override;
