@@ -38,6 +38,7 @@ struct FixtureRun {
     context.seed = 7;
     context.name = tasks[index].config.name;
     context.steps = 4;
+    context.lr = 1e-2;  // the rate most method tests train at
     context.for_each_batch = [this](const std::function<void(const model::Batch&)>& visit, int64_t /*limit*/) {
       visit(batch);
     };

@@ -66,7 +66,7 @@ TEST_P(SelectiveLoraOnFixture, ClosedGatesLeaveOutputsBitIdentical) {
 // fraction reported matches, and a fresh method loading the state reproduces the outputs.
 TEST_P(SelectiveLoraOnFixture, SparsityClosesGatesAndTheStateKeepsThem) {
   FixtureRun setup(GetParam());
-  auto options = options_of({{"rank", int64_t{2}}, {"sparsity", 50.0}, {"warmup_steps", int64_t{1}}});
+  auto options = options_of({{"rank", int64_t{2}}, {"sparsity", 500.0}, {"warmup_steps", int64_t{1}}});
   auto created = method::selective_lora_create(options);
   auto& method = dynamic_cast<method::SelectiveLora&>(*created);
   method.attach(*setup.model);
@@ -78,7 +78,7 @@ TEST_P(SelectiveLoraOnFixture, SparsityClosesGatesAndTheStateKeepsThem) {
   method.end_task(*setup.model, setup.context(0));
   ASSERT_EQ(method.active_fractions().size(), 1u);
   EXPECT_DOUBLE_EQ(method.active_fractions()[0], static_cast<double>(open) / static_cast<double>(gates));
-  EXPECT_LT(method.active_fractions()[0], 1.0) << "12 steps of λ = 50 must close a gate";
+  EXPECT_LT(method.active_fractions()[0], 1.0) << "12 steps of λ = 500 must close a gate";
   for (auto [name, layer] : method.layers()) EXPECT_FALSE(layer->adapter_find("task0")->score.defined()) << name;
   const auto after = logits_of(*setup.model, setup.batch);
   const auto state = method.state();
@@ -91,6 +91,43 @@ TEST_P(SelectiveLoraOnFixture, SparsityClosesGatesAndTheStateKeepsThem) {
   again->attach(*fresh.model);
   again->load_state(state);
   EXPECT_TRUE(torch::equal(logits_of(*fresh.model, fresh.batch), after));
+}
+
+// Optimizer steps until every gate has closed (at most `limit`), training on the fixture batch.
+int64_t steps_to_close(const std::string& fixture, double sparsity, const std::string& score_optimizer, int64_t limit) {
+  FixtureRun setup(fixture);
+  auto options = options_of(
+      {{"rank", int64_t{2}}, {"sparsity", sparsity}, {"score_optimizer", score_optimizer}, {"score_lr", 5e-5}});
+  auto created = method::selective_lora_create(options);
+  auto& method = dynamic_cast<method::SelectiveLora&>(*created);
+  method.attach(*setup.model);
+  method.begin_task(*setup.model, setup.context(0));
+  optim::AdamW optimizer(method.trainable(*setup.model, 0.0), {});
+  setup.model->train();
+  for (int64_t step = 1; step <= limit; ++step) {
+    train::train_step(
+        *setup.model, method, optimizer, [&](int64_t) { return setup.batch; }, 1, 1e-2, 0.0);
+    bool open = false;
+    for (const auto& [gate, score] : method.scores()) open = open || score.item<double>() >= 0.1;
+    if (!open) return step;
+  }
+  return limit + 1;
+}
+
+// Under SGD (TAPS) a score's step is proportional to its gradient, so with the sparsity term
+// dominating, doubling λ halves the steps a gate takes to close. Under AdamW the normalised step
+// is about the LR whatever λ is, so λ barely matters (the control).
+TEST_P(SelectiveLoraOnFixture, UnderSgdLambdaSetsHowFastGatesClose) {
+  const int64_t slow = steps_to_close(GetParam(), 100, "sgd", 400);
+  const int64_t fast = steps_to_close(GetParam(), 400, "sgd", 400);
+  std::printf("steps to close every gate under SGD: lambda 100: %lld, lambda 400: %lld\n", static_cast<long long>(slow),
+              static_cast<long long>(fast));
+  ASSERT_LE(slow, 400);
+  EXPECT_GE(slow, 8);  // resolved finely enough to see the ratio
+  EXPECT_NEAR(static_cast<double>(slow) / static_cast<double>(fast), 4.0, 1.0);
+  const int64_t adam_slow = steps_to_close(GetParam(), 100, "adamw", 400);
+  const int64_t adam_fast = steps_to_close(GetParam(), 400, "adamw", 400);
+  EXPECT_LT(static_cast<double>(adam_slow) / static_cast<double>(adam_fast), 2.0);
 }
 
 // One score per numbered block, shared by every target matrix inside it.

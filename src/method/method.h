@@ -38,6 +38,7 @@ struct TaskContext {
   uint64_t seed = 0;   // the run's seed, for methods that draw new weights
   int64_t steps = 0;   // optimizer steps the task trains for
   int64_t epochs = 1;  // passes over its training data in those steps
+  double lr = 0;       // [train] lr, the schedule's base: a group with its own rate gets lr_scale = rate / lr
   // Calls `visit` with every training batch of the task, in a fixed order (max `limit` batches; 0 = all).
   std::function<void(const std::function<void(const model::Batch&)>& visit, int64_t limit)> for_each_batch;
 };

@@ -45,11 +45,17 @@ void SelectiveLora::begin_task(model::Model& /*model*/, const TaskContext& task)
   scores_.clear();
   attach_scores();
   steps_ = 0;
+  task_lr_ = task.lr;
 }
 
 std::vector<ParamGroup> SelectiveLora::trainable(model::Model& model, double weight_decay) {
   auto groups = LoraMethod::trainable(model, weight_decay);
   ParamGroup gates{{}, {}, 0, 1};
+  if (selective_.score_optimizer == ScoreOptimizer::Sgd) {
+    if (!(task_lr_ > 0)) fail("method", "selective-lora: score_optimizer = \"sgd\" needs the run's learning rate");
+    gates.sgd = true;
+    gates.lr_scale = selective_.score_lr / task_lr_;
+  }
   for (auto& [gate, score] : scores_) {
     gates.names.push_back("gate_score." + gate);
     gates.params.push_back(score);
@@ -90,12 +96,14 @@ void SelectiveLora::state_extra(MethodState& state) const {
   state.meta["closed"] = closed_;
   state.meta["active_fractions"] = active_fractions_;
   state.meta["steps"] = steps_;
+  state.meta["task_lr"] = task_lr_;  // a resume mid-task skips begin_task
 }
 
 void SelectiveLora::load_state_extra(const MethodState& state) {
   closed_ = state.meta.value("closed", std::vector<std::string>{});
   active_fractions_ = state.meta.value("active_fractions", std::vector<double>{});
   steps_ = state.meta.value("steps", int64_t{0});
+  task_lr_ = state.meta.value("task_lr", 0.0);
   for (auto& [layer_name, layer] : layers_) {
     for (auto& adapter : layer->adapters()) {
       const auto key = layer_name + "/" + adapter.name;
@@ -119,6 +127,9 @@ std::unique_ptr<Method> selective_lora_create(config::Options& options) {
   settings.sparsity = options.get_double("sparsity", settings.sparsity);
   settings.warmup_steps = options.get_int("warmup_steps", settings.warmup_steps);
   settings.granularity = options.get_word("granularity", settings.granularity);
+  settings.score_optimizer = options.get_word("score_optimizer", settings.score_optimizer);
+  settings.score_lr = options.get_double("score_lr", settings.score_lr);
+  if (!(settings.score_lr > 0)) fail("method", "selective-lora: score_lr must be > 0, got ", settings.score_lr);
   if (!(settings.sparsity >= 0)) fail("method", "selective-lora: sparsity must be >= 0, got ", settings.sparsity);
   if (settings.warmup_steps < 0) fail("method", "selective-lora: warmup_steps must be >= 0");
   options.reject_unused("selective-lora");

@@ -21,6 +21,7 @@
 namespace retain::method {
 
 enum class Granularity { Matrix, Block };
+enum class ScoreOptimizer { Sgd, AdamW };
 
 }  // namespace retain::method
 
@@ -29,6 +30,11 @@ template <>
 struct Words<method::Granularity> {
   static constexpr std::pair<method::Granularity, std::string_view> list[] = {{method::Granularity::Matrix, "matrix"},
                                                                               {method::Granularity::Block, "block"}};
+};
+template <>
+struct Words<method::ScoreOptimizer> {
+  static constexpr std::pair<method::ScoreOptimizer, std::string_view> list[] = {
+      {method::ScoreOptimizer::Sgd, "sgd"}, {method::ScoreOptimizer::AdamW, "adamw"}};
 };
 }  // namespace retain::config
 
@@ -40,6 +46,11 @@ struct SelectiveLoraSettings {
   double sparsity = 1.0;                          // λ
   int64_t warmup_steps = 0;                       // optimizer steps of each task before the sparsity term starts
   Granularity granularity = Granularity::Matrix;  // a gate per matrix or per block
+  // How the gate scores train. sgd (TAPS): plain SGD at score_lr (scheduled as train.lr is), so a step
+  // is proportional to the gradient and λ sets how fast gates close. adamw: with the adapters at
+  // train.lr, where Adam's normalised step moves a score by about the LR whatever λ is.
+  ScoreOptimizer score_optimizer = ScoreOptimizer::Sgd;
+  double score_lr = 0.01;  // TAPS' score_lr
 };
 
 class SelectiveLora : public LoraMethod {
@@ -72,7 +83,8 @@ class SelectiveLora : public LoraMethod {
   std::map<std::string, torch::Tensor> scores_;
   std::vector<std::string> closed_;  // "layer/adapter" switched off after their task
   std::vector<double> active_fractions_;
-  int64_t steps_ = 0;  // optimizer steps of the current task
+  int64_t steps_ = 0;   // optimizer steps of the current task
+  double task_lr_ = 0;  // the run's train.lr (TaskContext)
 };
 
 std::unique_ptr<Method> selective_lora_create(config::Options& options);

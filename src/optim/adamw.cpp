@@ -54,6 +54,10 @@ void AdamW::step(double lr) {
       auto& p = group.params[i];
       if (!owns(flat) || !p.grad().defined()) continue;
       const auto grad = p.grad();
+      if (group.sgd) {
+        p.add_(grad, -group_lr);
+        continue;
+      }
       auto& m = state_[group.names[i]];
       if (!m.exp_avg.defined()) {
         m.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
@@ -112,6 +116,7 @@ double clip_grad_norm(const std::vector<ParamGroup>& groups, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> norms;
   for (const auto& group : groups) {
+    if (group.sgd) continue;
     for (const auto& p : group.params) {
       if (p.grad().defined()) norms.push_back(p.grad().detach().to(torch::kFloat).norm());
     }
@@ -123,6 +128,7 @@ double clip_grad_norm(const std::vector<ParamGroup>& groups, double max_norm) {
     const double coef = std::min(1.0, max_norm / (total + 1e-6));
     if (coef < 1) {
       for (const auto& group : groups) {
+        if (group.sgd) continue;
         for (const auto& p : group.params) {
           if (p.grad().defined()) p.grad().mul_(coef);
         }

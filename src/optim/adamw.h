@@ -22,7 +22,8 @@ class AdamW {
  public:
   AdamW(std::vector<ParamGroup> groups, AdamWOptions options);
 
-  // One update of every parameter that has a gradient, at learning rate `lr` (times the group's scale).
+  // One update of every parameter that has a gradient, at learning rate `lr` (times the group's scale);
+  // a group marked `sgd` takes a plain SGD step instead and has no state.
   void step(double lr);
   void zero_grad();
   const std::vector<ParamGroup>& groups() const { return groups_; }
@@ -57,7 +58,8 @@ class AdamW {
 };
 
 // The global L2 norm of the gradients of `groups`, after scaling them to at most `max_norm`
-// (torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
+// (torch.nn.utils.clip_grad_norm_); returns the norm before clipping. SGD groups are left out: their
+// step is meant to be proportional to their own gradient (Selective LoRA's gate scores).
 double clip_grad_norm(const std::vector<ParamGroup>& groups, double max_norm);
 
 }  // namespace retain::optim

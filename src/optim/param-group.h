@@ -14,6 +14,7 @@ struct ParamGroup {
   std::vector<torch::Tensor> params;
   double weight_decay = 0;
   double lr_scale = 1;
+  bool sgd = false;  // plain SGD, p −= lr·lr_scale·g (no moments, no weight decay), instead of AdamW
 };
 
 }  // namespace retain::optim

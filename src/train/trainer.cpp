@@ -347,6 +347,7 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
   context.name = run.stream[stage.task].config.name;
   context.seed = run.config.run.seed;
   context.steps = stage.steps;
+  context.lr = train.lr;
   context.epochs = train.max_steps > 0 ? 1 : train.epochs;
   context.for_each_batch = [&](const std::function<void(const model::Batch&)>& visit, int64_t limit) {
     const auto n = run.train_sizes[stage.task];
