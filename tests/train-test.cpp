@@ -38,6 +38,7 @@ TEST(AdamW, MatchesTorchAdamW) {
   torch::manual_seed(1);
   auto a = torch::randn({5, 4}, torch::kFloat).requires_grad_();
   auto b = a.detach().clone().requires_grad_();
+  const auto start = a.detach().clone();
   optim::AdamW ours({{{"w"}, {a}, 0.1, 1}}, {0.9, 0.95, 1e-8});
   torch::optim::AdamW theirs({b}, torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1));
   for (int step = 0; step < 20; ++step) {
@@ -50,7 +51,7 @@ TEST(AdamW, MatchesTorchAdamW) {
     theirs.zero_grad();
   }
   EXPECT_LE((a - b).abs().max().item<double>(), 1e-6);
-  EXPECT_GT((a - torch::randn({5, 4})).abs().max().item<double>(), 0);
+  EXPECT_GT((a - start).abs().max().item<double>(), 1e-2);  // both moved: not two optimizers that do nothing
 }
 
 // The optimizer state saved and loaded continues exactly as if never interrupted.
@@ -74,6 +75,24 @@ TEST(AdamW, StateRoundTripIsExact) {
   first.step(1e-2);
   resumed.step(1e-2);
   EXPECT_TRUE(torch::equal(w, v));
+}
+
+// A plain-SGD group steps by lr·lr_scale·g, keeps no state and is left out of the gradient clip.
+TEST(AdamW, SgdGroupsStepPlainlyAndAreNotClipped) {
+  auto w = torch::zeros({2}).requires_grad_();
+  auto s = torch::zeros({2}).requires_grad_();
+  optim::ParamGroup adam{{"w"}, {w}, 0, 1}, sgd{{"s"}, {s}, 0, 0.5};
+  sgd.sgd = true;
+  std::vector<optim::ParamGroup> groups{adam, sgd};
+  optim::AdamW optimizer(groups, {});
+  w.mutable_grad() = torch::tensor({3.0f, 4.0f});
+  s.mutable_grad() = torch::tensor({30.0f, 40.0f});
+  EXPECT_DOUBLE_EQ(optim::clip_grad_norm(groups, 1.0), 5.0);
+  EXPECT_TRUE(torch::equal(s.grad(), torch::tensor({30.0f, 40.0f})));
+  optimizer.step(0.1);
+  EXPECT_TRUE(torch::allclose(s, torch::tensor({-1.5f, -2.0f})));
+  EXPECT_EQ(optimizer.state().count("exp_avg.s"), 0u);
+  EXPECT_EQ(optimizer.state().count("exp_avg.w"), 1u);
 }
 
 TEST(Clip, ScalesToTheMaxNormAndReportsTheNormBefore) {
