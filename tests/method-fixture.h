@@ -61,6 +61,22 @@ struct FixtureRun {
   }
 };
 
+// `batch` with `extra` padding positions appended to every text sequence (attention mask 0, labels
+// -100; the ids repeat each row's first token): what a longer example does to the shorter ones of
+// its batch. Real positions keep their values, as the models mask padding out of attention.
+inline model::Batch with_padding(const model::Batch& batch, int64_t extra) {
+  auto padded = batch;
+  const auto rows = batch.input_ids.size(0);
+  auto append = [&](const torch::Tensor& t, int64_t value) {
+    return torch::cat({t, torch::full({rows, extra}, value, t.options())}, 1);
+  };
+  padded.input_ids = torch::cat({batch.input_ids, batch.input_ids.narrow(1, 0, 1).expand({rows, extra})}, 1);
+  padded.attention_mask =
+      append(batch.attention_mask.defined() ? batch.attention_mask : torch::ones_like(batch.input_ids), 0);
+  if (batch.labels.defined() && batch.labels.dim() == 2) padded.labels = append(batch.labels, -100);
+  return padded;
+}
+
 inline config::Options options_of(std::map<std::string, config::OptionValue> values) {
   config::Options options("test", "method");
   for (auto& [key, value] : values) options.set(key, value);

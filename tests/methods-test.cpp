@@ -19,6 +19,7 @@
 #include "method/osft.h"
 #include "model/checkpoint.h"
 #include "model/golden.h"
+#include "nn/token-mask.h"
 #include "optim/adamw.h"
 #include "test-support.h"
 #include "train/step.h"
@@ -150,6 +151,114 @@ TEST_P(MethodsOnFixture, OsftAdaptiveRanksAndStateRoundTrip) {
   const auto& restored = dynamic_cast<method::Osft&>(*copy);
   EXPECT_EQ(restored.ranks(), method.ranks());
   for (const auto& [name, f] : method.frozen()) EXPECT_TRUE(torch::equal(restored.frozen().at(name).V, f.V)) << name;
+}
+
+// I(l) is the mean over real tokens of cos(x, W·x) (no bias), both cut to min(in, out) coordinates:
+// checked by hand from each layer's inputs, and unchanged when the batch carries padding. T5 is left
+// out of the hand check only (its cross-attention reads the encoder's tokens, not the batch's rows).
+TEST_P(MethodsOnFixture, OsftImportanceIsTheCosineOfXAndWxOverRealTokens) {
+  auto options = options_of({{"rank", std::string("adaptive")}});
+  auto importance_of = [&](FixtureRun& setup) {
+    // Biases of unit size (fixtures may ship them zero), so W·x + b and W·x differ.
+    torch::manual_seed(3);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, layer] : setup.model->linear_layers())
+      if (layer->bias.defined()) layer->bias.normal_();
+    auto osft = method::osft_create(options);
+    auto& method = dynamic_cast<method::Osft&>(*osft);
+    method.attach(*setup.model);
+    return method.layer_importance(*setup.model, setup.context(0));
+  };
+  FixtureRun setup(GetParam());
+  const auto importance = importance_of(setup);
+  ASSERT_FALSE(importance.empty());
+  if (setup.batch.input_ids.defined()) {
+    FixtureRun padded(GetParam());
+    padded.batch = test::with_padding(setup.batch, 5);
+    const auto with_padding = importance_of(padded);
+    for (const auto& [name, value] : importance) EXPECT_NEAR(with_padding.at(name), value, 1e-5) << name;
+  }
+  if (setup.model->config().model_type() == "t5") return;
+  std::map<std::string, torch::Tensor> inputs;
+  for (const auto& [name, value] : importance) {
+    auto* input = &inputs[name];
+    setup.model->linear_layer(name)->observer_set(
+        [input](const torch::Tensor& x, const torch::Tensor& /*y*/) { *input = x.clone(); });
+  }
+  {
+    torch::NoGradGuard no_grad;
+    setup.model->forward(setup.batch);
+  }
+  for (const auto& [name, value] : importance) {
+    auto layer = setup.model->linear_layer(name);
+    layer->observer_clear();
+    auto x = inputs.at(name).reshape({-1, layer->options().in_features}).to(torch::kFloat);
+    if (setup.batch.attention_mask.defined()) x = x.index({setup.batch.attention_mask.reshape({-1}).ne(0)});
+    auto wx = torch::matmul(x, layer->weight_out_in().to(torch::kFloat).t());
+    const auto m = std::min(x.size(1), wx.size(1));
+    const auto expected = torch::cosine_similarity(x.narrow(1, 0, m), wx.narrow(1, 0, m), 1, 1e-8).mean();
+    EXPECT_NEAR(value, expected.item<double>(), 1e-5) << name;
+  }
+}
+
+// ---- Statistics over real tokens -----------------------------------------------------------------
+
+// Every linear layer's observer, reading real_token_rows, sees the same rows (count and values) with
+// and without 5 padding positions per sequence: T5's encoder, decoder and cross-attention included.
+TEST_P(MethodsOnFixture, ObserversSeeTheRealTokensOnly) {
+  FixtureRun setup(GetParam());
+  if (!setup.batch.input_ids.defined()) GTEST_SKIP() << "image batches have no padding";
+  auto observe = [&](const model::Batch& batch) {
+    std::map<std::string, std::pair<int64_t, torch::Tensor>> seen;  // rows, column sums
+    auto layers = setup.model->linear_layers();
+    for (auto& [name, layer] : layers) {
+      auto* slot = &seen[name];
+      layer->observer_set([slot](const torch::Tensor& x, const torch::Tensor& /*y*/) {
+        auto rows = nn::real_token_rows(x).to(torch::kDouble);
+        slot->first += rows.size(0);
+        slot->second = slot->second.defined() ? slot->second + rows.sum(0) : rows.sum(0);
+      });
+    }
+    {
+      torch::NoGradGuard no_grad;
+      setup.model->forward(batch);
+    }
+    for (auto& [name, layer] : layers) layer->observer_clear();
+    return seen;
+  };
+  const auto plain = observe(setup.batch);
+  const auto padded = observe(test::with_padding(setup.batch, 5));
+  for (const auto& [name, slot] : plain) {
+    EXPECT_EQ(padded.at(name).first, slot.first) << name;
+    const auto scale = slot.second.abs().max().item<double>() + 1e-6;
+    EXPECT_LT((padded.at(name).second - slot.second).abs().max().item<double>() / scale, 1e-4) << name;
+  }
+}
+
+// InfLoRA's (and LoRA⁻'s, the same function) input covariance leaves padding out: the new task's A
+// spans the same rows with and without padding in the batch.
+TEST_P(MethodsOnFixture, InfLoraCovarianceIgnoresPadding) {
+  FixtureRun setup(GetParam());
+  if (!setup.batch.input_ids.defined()) GTEST_SKIP() << "image batches have no padding";
+  FixtureRun padded(GetParam());
+  padded.batch = test::with_padding(setup.batch, 5);
+  auto projectors = [](FixtureRun& run) {
+    auto options = options_of({{"rank", int64_t{2}}});
+    auto inflora = method::inflora_create(options);
+    auto& method = dynamic_cast<method::InfLora&>(*inflora);
+    method.attach(*run.model);
+    method.begin_task(*run.model, run.context(0));
+    std::map<std::string, torch::Tensor> result;
+    for (auto [name, layer] : method.layers()) {
+      const auto A = layer->adapter_find("task0")->A.to(torch::kDouble);
+      result[name] = torch::matmul(A.t(), A);
+    }
+    return result;
+  };
+  const auto plain = projectors(setup);
+  const auto with_padding = projectors(padded);
+  for (const auto& [name, P] : plain)
+    EXPECT_LT((with_padding.at(name) - P).abs().max().item<double>() / P.abs().max().item<double>(), 1e-3) << name;
 }
 
 // ---- MIGU ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include "data/shuffle.h"
 #include "error.h"
+#include "nn/token-mask.h"
 
 namespace retain::method {
 
@@ -120,8 +121,8 @@ std::map<std::string, torch::Tensor> LoraMethod::input_second_moments(model::Mod
     const auto in = layer->options().in_features;
     auto& sum = sums[layer_name] = torch::zeros({in, in}, layer->weight.options().dtype(torch::kFloat));
     auto& count = rows[layer_name] = 0;
-    layer->observer_set([&sum, &count, in](const torch::Tensor& x, const torch::Tensor& /*y*/) {
-      auto flat = x.reshape({-1, in}).to(torch::kFloat);
+    layer->observer_set([&sum, &count](const torch::Tensor& x, const torch::Tensor& /*y*/) {
+      auto flat = nn::real_token_rows(x).to(torch::kFloat);
       sum.addmm_(flat.t(), flat);
       count += flat.size(0);
     });

@@ -58,8 +58,9 @@ class LoraMethod : public Method {
   torch::Tensor kaiming_uniform_A(const std::string& layer_name, nn::LinearImpl& layer, uint64_t seed) const;
   // Only adapter `name`'s A (and B when `train_B`) require gradients; all others are frozen.
   void set_trainable(const std::string& name, bool train_A = true);
-  // Uncentred input second moment E[x xᵀ] of every target layer (by layer name) over the task's
-  // training batches (at most `batches`; 0 = all), in fp32, without gradients.
+  // Uncentred input second moment E[x xᵀ] of every target layer (by layer name) over the real
+  // tokens (padding excluded) of the task's training batches (at most `batches`; 0 = all), in fp32,
+  // without gradients.
   std::map<std::string, torch::Tensor> input_second_moments(model::Model& model, const TaskContext& task,
                                                             int64_t batches);
   // Extra tensors and metadata of a derived method, saved beside the adapters.

@@ -8,6 +8,7 @@
 #include "compat.h"
 #include "data/shuffle.h"
 #include "error.h"
+#include "nn/token-mask.h"
 
 namespace retain::method {
 
@@ -90,14 +91,15 @@ void Osft::attach(model::Model& model) {
   }
 }
 
-std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const TaskContext& task) {
+std::map<std::string, double> Osft::layer_importance(model::Model& model, const TaskContext& task) {
   std::map<std::string, std::pair<double, int64_t>> cosines;  // sum, tokens
   for (auto& [layer_name, layer] : layers_) {
     auto& slot = cosines[layer_name];
     const auto m = std::min(layer->options().in_features, layer->options().out_features);
-    layer->observer_set([&slot, m](const torch::Tensor& x, const torch::Tensor& y) {
-      auto xm = x.narrow(-1, 0, m).reshape({-1, m}).to(torch::kFloat);
-      auto ym = y.narrow(-1, 0, m).reshape({-1, m}).to(torch::kFloat);
+    layer->observer_set([&slot, m, bias = layer->bias](const torch::Tensor& x, const torch::Tensor& y) {
+      auto wx = bias.defined() ? y - bias : y;
+      auto xm = nn::real_token_rows(x).narrow(1, 0, m).to(torch::kFloat);
+      auto ym = nn::real_token_rows(wx).narrow(1, 0, m).to(torch::kFloat);
       slot.first += torch::cosine_similarity(xm, ym, 1, 1e-8).sum().item<double>();
       slot.second += xm.size(0);
     });
@@ -106,17 +108,23 @@ std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const T
     torch::NoGradGuard no_grad;
     task.for_each_batch([&](const model::Batch& batch) { model.forward(batch); }, settings_.calibration_batches);
   }
-  double mean = 0;
+  std::map<std::string, double> importance;
   for (auto& [layer_name, layer] : layers_) {
     layer->observer_clear();
-    auto& [sum, tokens] = cosines[layer_name];
-    sum /= static_cast<double>(std::max<int64_t>(1, tokens));
-    mean += sum / static_cast<double>(layers_.size());
+    const auto& [sum, tokens] = cosines[layer_name];
+    importance[layer_name] = sum / static_cast<double>(std::max<int64_t>(1, tokens));
   }
+  return importance;
+}
+
+std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const TaskContext& task) {
+  const auto importance = layer_importance(model, task);
+  double mean = 0;
+  for (const auto& [layer_name, value] : importance) mean += value / static_cast<double>(importance.size());
   std::map<std::string, int64_t> ranks;
   for (auto& [layer_name, layer] : layers_) {
-    const double importance = cosines[layer_name].first;
-    const double normalised = std::clamp(mean > 0 ? importance / mean : importance, 0.0, 1.0);
+    const double value = importance.at(layer_name);
+    const double normalised = std::clamp(mean > 0 ? value / mean : value, 0.0, 1.0);
     const double ratio = settings_.mrr + normalised * (settings_.trr - settings_.mrr);
     const auto R = std::min(layer->options().in_features, layer->options().out_features);
     ranks[layer_name] = std::clamp<int64_t>(static_cast<int64_t>(std::floor(ratio * static_cast<double>(R))), 1, R - 1);

@@ -20,10 +20,10 @@
 // and U_hᵀW₀V_h.
 //
 // k per layer: `unfreeze_rank_ratio` u gives k = floor((1 − u)·min(N, M)) (production rule), or
-// rank = "adaptive" takes the paper's importance rule: I(l) = mean cos(x, W x) over calibration
-// tokens (both truncated to min(N, M) coordinates), normalised by the mean over layers and clamped
-// to [0, 1], r(l) = mrr + I_n(l)·(trr − mrr), k = floor(r(l)·min(N, M)); the calibration data is
-// the task just finished (the first task's own data before task 1). k is clamped to [1, min − 1].
+// rank = "adaptive" takes the paper's importance rule: I(l) = mean cos(x, W x) over the real
+// (non-padding) calibration tokens, W x without the bias, both truncated to min(N, M) coordinates, normalised by the
+// mean over layers and clamped to [0, 1], r(l) = mrr + I_n(l)·(trr − mrr), k = floor(r(l)·min(N, M)); the calibration
+// data is the task just finished (the first task's own data before task 1). k is clamped to [1, min − 1].
 #pragma once
 
 #include <map>
@@ -101,6 +101,8 @@ class Osft : public Method {
   const std::map<std::string, Frozen>& frozen() const { return frozen_; }
   // Frozen directions per layer for the next decomposition.
   const std::map<std::string, int64_t>& ranks() const { return ranks_; }
+  // I(l) of every target layer over the task's calibration batches (the adaptive rule's input).
+  std::map<std::string, double> layer_importance(model::Model& model, const TaskContext& task);
 
  private:
   std::map<std::string, int64_t> adaptive_ranks(model::Model& model, const TaskContext& task);

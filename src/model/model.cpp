@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "nn/loss.h"
+#include "nn/token-mask.h"
 
 namespace retain::model {
 
@@ -40,6 +41,7 @@ Output CausalLM::compute(const Batch& batch) {
   auto positions =
       torch::arange(t, batch.input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(batch.input_ids);
   Output out;
+  const nn::TokenMaskScope real_tokens(batch.attention_mask);
   out.logits = forward_tokens(batch.input_ids, positions, batch.attention_mask, nullptr);
   if (batch.labels.defined()) out.loss = nn::causal_lm_loss(out.logits, batch.labels);
   return out;

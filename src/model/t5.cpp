@@ -3,12 +3,14 @@
 #include "model/t5.h"
 
 #include <cmath>
+#include <optional>
 
 #include "compat.h"
 #include "nn/activation.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"
 #include "nn/norm.h"
+#include "nn/token-mask.h"
 
 namespace retain::model {
 
@@ -82,15 +84,18 @@ class T5AttentionImpl : public torch::nn::Module {
   }
 
   // x: [B, T, d_model]; keys/values from `source` (x itself for self-attention) unless cached.
-  // bias: [B|1, H, T, S] with the mask folded in. T5 does not scale the scores.
+  // bias: [B|1, H, T, S] with the mask folded in. T5 does not scale the scores. source_mask: the
+  // real tokens of a cross-attention's source (nn/token-mask.h).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& source, const torch::Tensor& bias,
-                        nn::KVCache* cache, size_t layer, bool static_kv) {
+                        nn::KVCache* cache, size_t layer, bool static_kv, const torch::Tensor& source_mask = {}) {
     const auto b = x.size(0), t = x.size(1);
     auto heads = [&](const torch::Tensor& y) { return y.view({b, -1, o_.num_heads, o_.d_kv}).transpose(1, 2); };
     torch::Tensor keys, values;
     if (static_kv && cache != nullptr && cache->has(layer)) {
       std::tie(keys, values) = cache->get(layer);
     } else {
+      std::optional<nn::TokenMaskScope> source_tokens;
+      if (static_kv) source_tokens.emplace(source_mask);
       keys = heads(k(source));
       values = heads(v(source));
       if (cache != nullptr) {
@@ -135,8 +140,8 @@ class T5LayerCrossAttentionImpl : public torch::nn::Module {
     layer_norm = register_module("layer_norm", nn::RMSNorm(o.d_model, o.eps, t));
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, const torch::Tensor& bias,
-                        nn::KVCache* cache, size_t layer) {
-    return x + EncDecAttention->forward(layer_norm(x), encoder_hidden, bias, cache, layer, true);
+                        nn::KVCache* cache, size_t layer, const torch::Tensor& encoder_mask) {
+    return x + EncDecAttention->forward(layer_norm(x), encoder_hidden, bias, cache, layer, true, encoder_mask);
   }
   T5Attention EncDecAttention{nullptr};
   nn::RMSNorm layer_norm{nullptr};
@@ -259,7 +264,7 @@ class T5ForConditionalGeneration : public Seq2SeqLM {
     for (size_t i = 0; i < decoder->blocks.size(); ++i) {
       auto& block = decoder->blocks[i];
       h = block->self_attention->forward(h, self_bias, self_cache, i);
-      h = block->cross_attention->forward(h, encoder_hidden, cross_bias, cross_cache, i);
+      h = block->cross_attention->forward(h, encoder_hidden, cross_bias, cross_cache, i, encoder_mask);
       h = block->feed_forward->forward(h);
     }
     h = decoder->final_layer_norm(h);
@@ -275,8 +280,14 @@ class T5ForConditionalGeneration : public Seq2SeqLM {
       decoder_ids = shift_right(batch.labels);
     }
     Output out;
-    out.logits =
-        decode(decoder_ids, encode(batch.input_ids, batch.attention_mask), batch.attention_mask, nullptr, nullptr);
+    torch::Tensor encoder_hidden;
+    {
+      const nn::TokenMaskScope real_tokens(batch.attention_mask);
+      encoder_hidden = encode(batch.input_ids, batch.attention_mask);
+    }
+    // Decoder position t predicts labels[t]: it is padding where that label is ignored.
+    const nn::TokenMaskScope real_tokens(batch.labels.defined() ? batch.labels.ne(-100) : torch::Tensor());
+    out.logits = decode(decoder_ids, encoder_hidden, batch.attention_mask, nullptr, nullptr);
     if (batch.labels.defined()) out.loss = nn::cross_entropy_loss(out.logits, batch.labels);
     return out;
   }
