@@ -67,7 +67,7 @@ class TwoRanks : public ::testing::TestWithParam<std::string> {};
 
 std::string two_ranks_name(const ::testing::TestParamInfo<std::string>& info) {
   auto name = info.param;
-  for (const char* noise : {"--set ", "method.name=", "train."}) {
+  for (const char* noise : {"--set ", "method.name=", "method.", "train."}) {
     for (auto at = name.find(noise); at != std::string::npos; at = name.find(noise)) name.erase(at, std::strlen(noise));
   }
   return param_name(::testing::TestParamInfo<std::string>(name, 0));
@@ -87,29 +87,42 @@ TEST_P(TwoRanks, TrainLikeOneRankWithTheSameGlobalBatch) {
   EXPECT_EQ(log.find("\"done\""), log.rfind("\"done\""));
 }
 
-// MIGU sums its statistics over the ranks, O-LoRA adds its penalty once, OSFT and EWC compute their
-// task-boundary state on every rank (checked to agree after every task); with ZeRO-1 each rank
-// updates half of the parameters and broadcasts them (OSFT then re-projects every weight).
-INSTANTIATE_TEST_SUITE_P(Methods, TwoRanks,
-                         ::testing::Values("--set method.name=seqft", "--set method.name=migu",
-                                           "--set method.name=o-lora", "--set method.name=osft",
-                                           "--set method.name=ewc", "--set method.name=seqft --set train.zero=1",
-                                           "--set method.name=osft --set train.zero=1"),
-                         two_ranks_name);
+// MIGU sums its statistics over the ranks; every rank adds the method's penalty at its share, so
+// O-LoRA's, EWC's and Selective LoRA's (weights only) count once and TreeLoRA's reference
+// regulariser (scaled by the task loss) is the whole batch's; OSFT, EWC, InfLoRA and TreeLoRA compute
+// their task-boundary state on every rank (checked to agree after every task); with ZeRO-1 each rank
+// updates half of the parameters and broadcasts them (OSFT then re-projects every weight). LoRA⁻
+// runs without its triplet loss: that one mines positives and negatives within each rank's slice
+// (as the official code would under DDP), so 2 ranks differ from 1 there by design.
+INSTANTIATE_TEST_SUITE_P(
+    Methods, TwoRanks,
+    ::testing::Values("--set method.name=seqft", "--set method.name=migu", "--set method.name=o-lora",
+                      "--set method.name=osft", "--set method.name=ewc", "--set method.name=inflora",
+                      "--set method.name=treelora", "--set method.name=selective-lora",
+                      "--set method.name=lora-minus --set train.head=prototype --set method.atl_weight=0",
+                      "--set method.name=seqft --set train.zero=1", "--set method.name=osft --set train.zero=1"),
+    two_ranks_name);
 
 // Text batches: the ranks' slices hold different numbers of loss tokens, which the loss weighting
-// must account for to match the one-process loss (a mean over every token of the batch).
-TEST(TwoRanks, TextBatchesWeightTheirTokens) {
+// must account for to match the one-process loss (a mean over every token of the batch); with
+// TreeLoRA, whose regulariser is scaled by the task loss, the penalty must be weighted the same way.
+class TwoRanksText : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TwoRanksText, BatchesWeightTheirTokens) {
   const auto tokenizer = llama2_tokenizer();
   if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
   const auto dir = scratch_dir("dist-text");
   // Batches of 3: slices of 2 and 1 examples, so the ranks' shares are far from equal.
   const auto common = " run " + quoted(text_stream(dir, tokenizer)) +
-                      " --set train.batch_size=3 --set run.out=" + quoted(dir + "/runs");
+                      " --set train.batch_size=3 --set run.out=" + quoted(dir + "/runs") + " " + GetParam();
   ASSERT_EQ(run_command(retain_binary() + common + " --set run.name=one"), 0);
   ASSERT_EQ(run_command(launch(2) + common + " --set run.name=two"), 0);
   EXPECT_LT(max_relative_difference(dir + "/runs/one", dir + "/runs/two"), 1e-4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, TwoRanksText,
+                         ::testing::Values("--set method.name=seqft", "--set method.name=treelora --set method.reg=50"),
+                         two_ranks_name);
 
 TEST(TwoRanks, KilledRankStopsTheOtherAndResumeCompletes) {
   const auto dir = scratch_dir("dist-killed");

@@ -33,10 +33,13 @@ StepResult train_step(model::Model& model, method::Method& method, optim::AdamW&
     tokens += static_cast<double>(batch.attention_mask.defined() ? batch.attention_mask.sum().item<int64_t>()
                                                                  : batch.labels.size(0));
     auto out = model.forward(batch);
-    auto loss = parallel ? out.loss * share : out.loss;
-    // The penalty depends on the weights only, which every rank shares: rank 0 adds it once.
-    auto penalty = !parallel || comm->leader() ? method.penalty(model, batch, out) : torch::Tensor();
+    // Every rank adds the method's penalty at its share too: one that depends on the weights only
+    // sums to itself over the ranks, and one that depends on the batch (LoRA⁻'s triplet loss,
+    // TreeLoRA's regulariser, scaled by the task loss) to its value on the whole micro-batch.
+    auto loss = out.loss;
+    auto penalty = method.penalty(model, batch, out);
     if (penalty.defined()) loss = loss + penalty;
+    if (parallel) loss = loss * share;
     result.loss += loss.item<double>() / static_cast<double>(accumulation);
     (loss / static_cast<double>(accumulation)).backward();
   }
