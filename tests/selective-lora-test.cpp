@@ -66,7 +66,7 @@ TEST_P(SelectiveLoraOnFixture, ClosedGatesLeaveOutputsBitIdentical) {
 // fraction reported matches, and a fresh method loading the state reproduces the outputs.
 TEST_P(SelectiveLoraOnFixture, SparsityClosesGatesAndTheStateKeepsThem) {
   FixtureRun setup(GetParam());
-  auto options = options_of({{"rank", int64_t{2}}, {"sparsity", 500.0}, {"warmup_steps", int64_t{1}}});
+  auto options = options_of({{"rank", int64_t{2}}, {"sparsity", 500.0}, {"warmup_ratio", 0.25}});
   auto created = method::selective_lora_create(options);
   auto& method = dynamic_cast<method::SelectiveLora&>(*created);
   method.attach(*setup.model);
@@ -91,6 +91,23 @@ TEST_P(SelectiveLoraOnFixture, SparsityClosesGatesAndTheStateKeepsThem) {
   again->attach(*fresh.model);
   again->load_state(state);
   EXPECT_TRUE(torch::equal(logits_of(*fresh.model, fresh.batch), after));
+}
+
+// By default the sparsity term waits for TAPS' 2 of 30 epochs: over a 30-step task there is no
+// penalty on steps 0 and 1, and λ·mean|s| from step 2 on.
+TEST(SelectiveLora, SparsityStartsAfterTapsWarmup) {
+  FixtureRun setup("llama");
+  auto options = options_of({{"rank", int64_t{2}}});
+  auto created = method::selective_lora_create(options);
+  auto& method = dynamic_cast<method::SelectiveLora&>(*created);
+  method.attach(*setup.model);
+  auto context = setup.context(0);
+  context.steps = 30;
+  method.begin_task(*setup.model, context);
+  for (int step = 0; step < 4; ++step) {
+    EXPECT_EQ(method.penalty(*setup.model, setup.batch, {}).defined(), step >= 2) << "step " << step;
+    method.after_step(*setup.model);
+  }
 }
 
 // Optimizer steps until every gate has closed (at most `limit`), training on the fixture batch.

@@ -214,7 +214,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "--set method.name=seqlora --set train.head=prototype",
                       "--set method.name=replay --set method.fraction=0.5 --set train.head=per-task",
                       "--set method.name=lora-minus --set train.head=prototype --set method.rank=2",
-                      "--set method.name=selective-lora --set method.warmup_steps=4 --set method.sparsity=20",
+                      "--set method.name=selective-lora --set method.warmup_ratio=0.25 --set method.sparsity=20",
                       "--set method.name=treelora --set train.head=per-task",
                       "--set method.name=treelora --set method.mode=reference"),
     method_resume_name);
@@ -227,7 +227,7 @@ TEST(Run, LogKeepsWhatTheMethodDecidedAfterEachTask) {
   ASSERT_EQ(
       run_command(
           retain_binary() + " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/runs") +
-          " --set run.name=run --set method.warmup_steps=4 --set method.sparsity=20 --set method.score_init=0.11"),
+          " --set run.name=run --set method.warmup_ratio=0.25 --set method.sparsity=20 --set method.score_init=0.11"),
       0);
   const auto events = method_events(dir + "/runs/run");
   ASSERT_EQ(events.size(), 2u);

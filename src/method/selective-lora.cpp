@@ -45,6 +45,7 @@ void SelectiveLora::begin_task(model::Model& /*model*/, const TaskContext& task)
   scores_.clear();
   attach_scores();
   steps_ = 0;
+  warmup_steps_ = std::llround(selective_.warmup_ratio * static_cast<double>(task.steps));
   task_lr_ = task.lr;
 }
 
@@ -66,7 +67,7 @@ std::vector<ParamGroup> SelectiveLora::trainable(model::Model& model, double wei
 
 torch::Tensor SelectiveLora::penalty(model::Model& /*model*/, const model::Batch& /*batch*/,
                                      const model::Output& /*out*/) {
-  if (scores_.empty() || steps_ < selective_.warmup_steps || selective_.sparsity == 0) return {};
+  if (scores_.empty() || steps_ < warmup_steps_ || selective_.sparsity == 0) return {};
   std::vector<torch::Tensor> all;
   for (auto& [gate, score] : scores_) all.push_back(score.abs());
   return torch::stack(all).mean() * selective_.sparsity;
@@ -96,6 +97,7 @@ void SelectiveLora::state_extra(MethodState& state) const {
   state.meta["closed"] = closed_;
   state.meta["active_fractions"] = active_fractions_;
   state.meta["steps"] = steps_;
+  state.meta["warmup_steps"] = warmup_steps_;
   state.meta["task_lr"] = task_lr_;  // a resume mid-task skips begin_task
 }
 
@@ -103,6 +105,7 @@ void SelectiveLora::load_state_extra(const MethodState& state) {
   closed_ = state.meta.value("closed", std::vector<std::string>{});
   active_fractions_ = state.meta.value("active_fractions", std::vector<double>{});
   steps_ = state.meta.value("steps", int64_t{0});
+  warmup_steps_ = state.meta.value("warmup_steps", int64_t{0});
   task_lr_ = state.meta.value("task_lr", 0.0);
   for (auto& [layer_name, layer] : layers_) {
     for (auto& adapter : layer->adapters()) {
@@ -125,13 +128,15 @@ std::unique_ptr<Method> selective_lora_create(config::Options& options) {
   settings.threshold = options.get_double("threshold", settings.threshold);
   settings.score_init = options.get_double("score_init", settings.score_init);
   settings.sparsity = options.get_double("sparsity", settings.sparsity);
-  settings.warmup_steps = options.get_int("warmup_steps", settings.warmup_steps);
+  settings.warmup_ratio = options.get_double("warmup_ratio", settings.warmup_ratio);
   settings.granularity = options.get_word("granularity", settings.granularity);
   settings.score_optimizer = options.get_word("score_optimizer", settings.score_optimizer);
   settings.score_lr = options.get_double("score_lr", settings.score_lr);
   if (!(settings.score_lr > 0)) fail("method", "selective-lora: score_lr must be > 0, got ", settings.score_lr);
   if (!(settings.sparsity >= 0)) fail("method", "selective-lora: sparsity must be >= 0, got ", settings.sparsity);
-  if (settings.warmup_steps < 0) fail("method", "selective-lora: warmup_steps must be >= 0");
+  if (!(settings.warmup_ratio >= 0 && settings.warmup_ratio < 1))
+    fail("method", "selective-lora: warmup_ratio must be in [0, 1) (a fraction of each task's steps), got ",
+         settings.warmup_ratio);
   options.reject_unused("selective-lora");
   return std::make_unique<SelectiveLora>(std::move(lora), std::move(settings));
 }

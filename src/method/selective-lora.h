@@ -2,8 +2,8 @@
 // blocks that an indicator function switches on and off. Each gate has a scalar score s; the block
 // counts while g = 1[s ≥ τ] is 1 and the gradient reaches s straight through (TAPS' estimator,
 // dL/ds = ⟨dL/dy, scale·x·Aᵀ·Bᵀ⟩ summed over the gate's blocks, also while the gate is closed, so a
-// closed gate can reopen). The loss adds λ·mean_gates |s| after `warmup_steps` optimizer steps of
-// each task, which closes the gates that do not earn their keep.
+// closed gate can reopen). The loss adds λ·mean_gates |s| after the first `warmup_ratio` of each
+// task's optimizer steps (TAPS: 2 of 30 epochs), which closes the gates that do not earn their keep.
 //
 // No official code exists; this follows the spec's reconstruction [INFERRED]: TAPS' τ = 0.1 and
 // s₀ = 0.15, B zero and A Kaiming-uniform as in LoRA; a gate per matrix (`granularity = "matrix"`)
@@ -41,10 +41,11 @@ struct Words<method::ScoreOptimizer> {
 namespace retain::method {
 
 struct SelectiveLoraSettings {
-  double threshold = 0.1;                         // τ
-  double score_init = 0.15;                       // s₀ (above τ: every block starts open)
-  double sparsity = 1.0;                          // λ
-  int64_t warmup_steps = 0;                       // optimizer steps of each task before the sparsity term starts
+  double threshold = 0.1;    // τ
+  double score_init = 0.15;  // s₀ (above τ: every block starts open)
+  double sparsity = 1.0;     // λ
+  // The fraction of each task's steps before the sparsity term starts (TAPS: 2 of 30 epochs).
+  double warmup_ratio = 2.0 / 30.0;
   Granularity granularity = Granularity::Matrix;  // a gate per matrix or per block
   // How the gate scores train. sgd (TAPS): plain SGD at score_lr (scheduled as train.lr is), so a step
   // is proportional to the gradient and λ sets how fast gates close. adamw: with the adapters at
@@ -83,8 +84,9 @@ class SelectiveLora : public LoraMethod {
   std::map<std::string, torch::Tensor> scores_;
   std::vector<std::string> closed_;  // "layer/adapter" switched off after their task
   std::vector<double> active_fractions_;
-  int64_t steps_ = 0;   // optimizer steps of the current task
-  double task_lr_ = 0;  // the run's train.lr (TaskContext)
+  int64_t steps_ = 0;         // optimizer steps of the current task
+  int64_t warmup_steps_ = 0;  // of them, before the sparsity term starts
+  double task_lr_ = 0;        // the run's train.lr (TaskContext)
 };
 
 std::unique_ptr<Method> selective_lora_create(config::Options& options);
