@@ -489,7 +489,7 @@ TEST_P(MethodsOnFixture, EwcFisherMatchesAFiniteSum) {
     for (int64_t i = 0; i < n; ++i) visit(example(i));
   };
   const double lambda = 10;
-  auto options = options_of({{"lambda", lambda}});
+  auto options = options_of({{"lambda", lambda}, {"fisher", std::string("after-task")}});
   auto ewc = method::ewc_create(options);
   auto& method = dynamic_cast<method::Ewc&>(*ewc);
   method.attach(*setup.model);
@@ -530,6 +530,45 @@ TEST_P(MethodsOnFixture, EwcFisherMatchesAFiniteSum) {
   expected_penalty *= lambda / 2;
   EXPECT_NEAR(method.penalty(*setup.model, setup.batch, {}).item<double>(), expected_penalty,
               1e-5 * expected_penalty + 1e-12);
+}
+
+// TRACE's Fisher: each step's squared gradient, clamped element by element to ±grad_clamp, summed
+// over the task and divided by its steps per epoch at the end, the running sum of earlier tasks
+// included. At lr 0 every step sees the same gradient g: 4 steps of a 2-epoch task give
+// F₁ = 4·clamp(g)²/2, and a second such task F₂ = (F₁ + 4·clamp(g)²)/2.
+TEST_P(MethodsOnFixture, EwcTraceFisherSumsClampedStepGradientsPerEpoch) {
+  FixtureRun setup(GetParam());
+  auto params = setup.model->named_parameters();
+  std::map<std::string, torch::Tensor> g;
+  for (auto& item : params) item.value().mutable_grad() = torch::Tensor();
+  setup.model->forward(setup.batch).loss.backward();
+  double largest = 0;
+  for (auto& item : params) {
+    if (!item.value().grad().defined()) continue;
+    g[item.key()] = item.value().grad().clone();
+    largest = std::max(largest, g[item.key()].abs().max().item<double>());
+    item.value().mutable_grad() = torch::Tensor();
+  }
+  const double clamp = largest / 4;  // some elements are clamped on every fixture
+  auto options = options_of({{"grad_clamp", clamp}});
+  auto ewc = method::ewc_create(options);
+  auto& method = dynamic_cast<method::Ewc&>(*ewc);
+  method.attach(*setup.model);
+  for (int64_t task = 0; task < 2; ++task) {
+    auto context = setup.context(task);
+    context.steps = 4;
+    context.epochs = 2;
+    method.begin_task(*setup.model, context);
+    setup.train(method, 4, 0.0, 0.0);
+    method.end_task(*setup.model, context);
+    for (const auto& [name, grad] : g) {
+      const auto step = grad.clamp(-clamp, clamp).pow(2);
+      const auto expected = task == 0 ? step * 4 / 2 : (step * 4 / 2 + step * 4) / 2;
+      const auto& fisher = method.fisher().at(name);
+      EXPECT_LT((fisher - expected).abs().max().item<double>(), 1e-6 * expected.abs().max().item<double>() + 1e-12)
+          << name << " after task " << task;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MethodsOnFixture, ::testing::ValuesIn(test::model_fixtures()), test_name);
