@@ -221,6 +221,34 @@ INSTANTIATE_TEST_SUITE_P(
 
 // After each task the log keeps what the method decided: Selective LoRA's fraction of open blocks,
 // one more per task, some closed by the sparsity penalty (the scores start just above τ).
+// TreeLoRA's reference mode keeps one AdamW for the stream, as its code does: killed one step into
+// the second of two 16-step tasks, the task-boundary checkpoint holds moments that have taken 16
+// steps. With keep_optimizer = false (paper mode's default) the boundary starts a fresh AdamW.
+TEST(Run, TreeLoraReferenceKeepsOneOptimizerForTheStream) {
+  const auto dir = scratch_dir("train-keep-optimizer");
+  const auto stream = image_stream(dir, "treelora");
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "reference mode" : "keep_optimizer = false");
+    const auto name = keep ? std::string("kept") : std::string("fresh");
+    EXPECT_EQ(run_command("RETAIN_CRASH_AFTER_STEPS=17 " + retain_binary() + " run " + quoted(stream) +
+                          " --set run.out=" + quoted(dir + "/runs") + " --set run.name=" + name +
+                          " --set method.mode=reference" + (keep ? "" : " --set method.keep_optimizer=false")),
+              137);
+    const auto optimizer = io::safetensors_load(dir + "/runs/" + name + "/checkpoint/optimizer.safetensors").tensors;
+    int64_t counted = 0;
+    for (const auto& [key, tensor] : optimizer) {
+      if (key.rfind("step.", 0) != 0) continue;
+      EXPECT_EQ(tensor.item<double>(), 16.0) << key;
+      ++counted;
+    }
+    if (keep) {
+      EXPECT_GT(counted, 0);
+    } else {
+      EXPECT_EQ(counted, 0);
+    }
+  }
+}
+
 TEST(Run, LogKeepsWhatTheMethodDecidedAfterEachTask) {
   const auto dir = scratch_dir("train-method-log");
   const auto stream = image_stream(dir, "selective-lora");

@@ -88,6 +88,9 @@ class Method {
   virtual bool trains_jointly() const { return false; }
   // Trains LoRA adapters on a frozen base (so [model] save = "adapters" has something to save).
   virtual bool trains_adapters() const { return false; }
+  // One AdamW for the whole stream: its moments and step counts carry over task boundaries (for the
+  // parameters that train in both tasks) instead of starting afresh with every task.
+  virtual bool keeps_optimizer() const { return false; }
 
   virtual MethodState state() const { return {}; }
   virtual void load_state(const MethodState& /*state*/) {}

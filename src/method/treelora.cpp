@@ -483,6 +483,7 @@ std::unique_ptr<Method> treelora_create(config::Options& options) {
   TreeLoraSettings tree;
   tree.mode = options.get_word("mode", tree.mode);
   tree.reg = options.get_double("reg", 0.5);
+  tree.keep_optimizer = options.get_bool("keep_optimizer", tree.mode == TreeLoraMode::Reference);
   if (!(tree.reg >= 0)) fail("method", "treelora: reg must not be negative, got ", tree.reg);
   if (tree.mode == TreeLoraMode::Paper) {
     tree.sparsity = options.get_double("sparsity", 0.5);

@@ -148,9 +148,10 @@ namespace retain::method {
 
 struct TreeLoraSettings {
   TreeLoraMode mode = TreeLoraMode::Paper;
-  double reg = 0.5;       // the regulariser's weight (reference: its end-of-epoch value)
-  double sparsity = 0.5;  // paper: the fraction of depths that keep their gradients
-  double lcb_scale = 2;   // paper: c in the LCB
+  double reg = 0.5;             // the regulariser's weight (reference: its end-of-epoch value)
+  double sparsity = 0.5;        // paper: the fraction of depths that keep their gradients
+  double lcb_scale = 2;         // paper: c in the LCB
+  bool keep_optimizer = false;  // one AdamW for the stream (default: reference mode, as its code)
 };
 
 class TreeLora : public LoraMethod {
@@ -158,6 +159,7 @@ class TreeLora : public LoraMethod {
   TreeLora(LoraSettings settings, TreeLoraSettings tree_settings)
       : LoraMethod(std::move(settings)), tree_settings_(tree_settings) {}
   std::string name() const override { return "treelora"; }
+  bool keeps_optimizer() const override { return tree_settings_.keep_optimizer; }
   void begin_task(model::Model& model, const TaskContext& task) override;
   torch::Tensor penalty(model::Model& model, const model::Batch& batch, const model::Output& out) override;
   void after_backward(model::Model& model) override;

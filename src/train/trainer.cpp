@@ -371,7 +371,8 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
     run.progress->event("zero", {{"task", stage.name}, {"moment_bytes_rank0", here}, {"moment_bytes_all", all}},
                         say.str());
   }
-  if (!fresh) optimizer.load_state(state.optimizer, run.dir + "/checkpoint/optimizer.safetensors");
+  // Mid-stage, or from the previous stage for a method that keeps one optimizer for the stream.
+  if (!state.optimizer.empty()) optimizer.load_state(state.optimizer, run.dir + "/checkpoint/optimizer.safetensors");
   const auto warmup = static_cast<int64_t>(std::llround(train.warmup_ratio * static_cast<double>(stage.steps)));
   run.progress->event(
       "task_start", {{"task", stage.name}, {"stage", s}, {"steps", stage.steps}, {"examples", stage.examples.size()}});
@@ -422,6 +423,7 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
       run.checkpoint(state);
     }
   }
+  if (method.keeps_optimizer()) state.optimizer = zero ? dist::zero_gather_state(comm, optimizer) : optimizer.state();
   method.end_task(model, context);
   if (train.head == config::Head::Prototype) run.prototypes.add_classes(model, context.for_each_batch);
   dist::check_same_weights(comm, model, "after task '" + stage.name + "'");
@@ -459,7 +461,7 @@ void finish_stage(Run& run, int64_t s, RunCheckpoint& state) {
   state.stage = s + 1;
   state.step = 0;
   state.model = model::model_state(*run.model);
-  state.optimizer.clear();
+  if (!run.method->keeps_optimizer()) state.optimizer.clear();
   state.method = run.method->state();
   // What the method decided in the task (Selective LoRA's open blocks, OSFT's ranks, TreeLoRA's tree).
   if (!state.method.meta.empty()) run.progress->event("method", {{"after", stage.name}, {"state", state.method.meta}});
