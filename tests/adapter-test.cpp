@@ -184,3 +184,35 @@ TEST(AdapterErrors, BadAdaptersAreRefusedByName) {
 }
 
 }  // namespace
+
+namespace {
+
+// LoRA dropout (PEFT's lora_dropout) acts on the adapter's input while the layer trains: in eval mode
+// the output is the dropout-free one; in training the draws differ, the base path is untouched (with
+// B = 0 the output is the base output exactly), and the mean adapter delta over many draws is the
+// dropout-free delta (inverted dropout scales the kept inputs by 1 / (1 − p)).
+TEST(LoraDropout, DropsTheAdapterInputOnlyAndOnlyWhileTraining) {
+  torch::manual_seed(0);
+  retain::nn::Linear layer(retain::nn::LinearOptions{16, 8, true}, torch::TensorOptions());
+  {
+    torch::NoGradGuard no_grad;
+    layer->weight.normal_();
+    layer->bias.normal_();
+  }
+  const auto x = torch::randn({4, 16});
+  const auto base = layer->forward(x).detach();
+  layer->adapter_add("a", torch::randn({2, 16}), torch::randn({8, 2}), 0.5).dropout = 0.5;
+  layer->eval();
+  const auto clean_delta = layer->forward(x).detach() - base;
+  ASSERT_GT(clean_delta.abs().max().item<double>(), 0);
+  layer->train();
+  EXPECT_FALSE(torch::allclose(layer->forward(x), layer->forward(x)));
+  const int draws = 4000;
+  auto sum = torch::zeros_like(clean_delta);
+  for (int i = 0; i < draws; ++i) sum += layer->forward(x).detach() - base;
+  EXPECT_LT(((sum / draws - clean_delta).norm() / clean_delta.norm()).item<double>(), 0.06);
+  layer->adapter_find("a")->B.zero_();
+  EXPECT_TRUE(torch::equal(layer->forward(x).detach(), base));
+}
+
+}  // namespace

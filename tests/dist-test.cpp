@@ -93,12 +93,14 @@ TEST_P(TwoRanks, TrainLikeOneRankWithTheSameGlobalBatch) {
 // their task-boundary state on every rank (checked to agree after every task); with ZeRO-1 each rank
 // updates half of the parameters and broadcasts them (OSFT then re-projects every weight). LoRA⁻
 // runs without its triplet loss: that one mines positives and negatives within each rank's slice
-// (as the official code would under DDP), so 2 ranks differ from 1 there by design.
+// (as the official code would under DDP), so 2 ranks differ from 1 there by design; so do LoRA
+// dropout masks (each rank draws its own), so O-LoRA and TreeLoRA run without dropout here.
 INSTANTIATE_TEST_SUITE_P(
     Methods, TwoRanks,
-    ::testing::Values("--set method.name=seqft", "--set method.name=migu", "--set method.name=o-lora",
-                      "--set method.name=osft", "--set method.name=ewc", "--set method.name=inflora",
-                      "--set method.name=treelora", "--set method.name=selective-lora",
+    ::testing::Values("--set method.name=seqft", "--set method.name=migu",
+                      "--set method.name=o-lora --set method.dropout=0", "--set method.name=osft",
+                      "--set method.name=ewc", "--set method.name=inflora",
+                      "--set method.name=treelora --set method.dropout=0", "--set method.name=selective-lora",
                       "--set method.name=lora-minus --set train.head=prototype --set method.atl_weight=0",
                       "--set method.name=seqft --set train.zero=1", "--set method.name=osft --set train.zero=1"),
     two_ranks_name);
@@ -121,7 +123,8 @@ TEST_P(TwoRanksText, BatchesWeightTheirTokens) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, TwoRanksText,
-                         ::testing::Values("--set method.name=seqft", "--set method.name=treelora --set method.reg=50"),
+                         ::testing::Values("--set method.name=seqft",
+                                           "--set method.name=treelora --set method.reg=50 --set method.dropout=0"),
                          two_ranks_name);
 
 TEST(TwoRanks, KilledRankStopsTheOtherAndResumeCompletes) {

@@ -8,6 +8,7 @@
 #include "compat.h"
 #include "method-fixture.h"
 #include "method/lora-minus.h"
+#include "nn/token-mask.h"
 
 namespace {
 
@@ -91,8 +92,8 @@ TEST_P(LoraMinusOnFixture, SubtractionThenAdditionRestoresTheWeights) {
   std::map<std::string, torch::Tensor> explicit_moments;
   for (auto [name, layer] : method.layers()) {
     auto& sum = explicit_moments[name];
-    layer->observer_set([&sum, in = layer->options().in_features](const torch::Tensor& x, const torch::Tensor&) {
-      auto flat = x.reshape({-1, in}).to(torch::kFloat);
+    layer->observer_set([&sum](const torch::Tensor& x, const torch::Tensor&) {
+      auto flat = nn::real_token_rows(x).to(torch::kFloat);
       sum = torch::matmul(flat.t(), flat) / static_cast<double>(flat.size(0));
     });
   }

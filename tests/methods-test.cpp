@@ -468,6 +468,31 @@ TEST_P(MethodsOnFixture, InfLoraNewAIsOrthogonalToTheStoredSubspace) {
   }
 }
 
+// The LoRA baselines, O-LoRA and TreeLoRA put dropout 0.1 on every adapter's input as their official
+// scripts do (lora_dropout 0.1); InfLoRA, LoRA⁻ and Selective LoRA none; `dropout` sets it.
+TEST(LoraDropout, DefaultsFollowTheOfficialScripts) {
+  const std::vector<std::pair<std::string, double>> expected{
+      {"seqlora", 0.1}, {"o-lora", 0.1},     {"inclora", 0.1},        {"treelora", 0.1},
+      {"inflora", 0.0}, {"lora-minus", 0.0}, {"selective-lora", 0.0}, {"seqlora --dropout 0.3", 0.3}};
+  for (const auto& [spec, dropout] : expected) {
+    SCOPED_TRACE(spec);
+    FixtureRun setup("llama");
+    const auto name = spec.substr(0, spec.find(' '));
+    auto options = spec == name ? options_of({}) : options_of({{"dropout", 0.3}});
+    auto method = method::method_create(name, options);
+    method->attach(*setup.model);
+    method->begin_task(*setup.model, setup.context(0));
+    int64_t adapters = 0;
+    for (auto& [layer_name, layer] : setup.model->linear_layers()) {
+      for (const auto& adapter : layer->adapters()) {
+        EXPECT_DOUBLE_EQ(adapter.dropout, dropout) << layer_name;
+        ++adapters;
+      }
+    }
+    EXPECT_GT(adapters, 0);
+  }
+}
+
 // ---- EWC ----------------------------------------------------------------------------------------
 
 // With one example per batch, EWC's Fisher is (1/n) Σ_n (∂ℓ_n/∂θ)², computed here example by example

@@ -18,7 +18,10 @@ LoraSettings lora_settings_read(config::Options& options, const std::string& met
   if (settings.targets.empty()) settings.targets = defaults.targets;
   settings.rank = options.get_int("rank", defaults.rank);
   settings.alpha = options.get_double("alpha", defaults.alpha);
+  settings.dropout = options.get_double("dropout", defaults.dropout);
   if (settings.rank < 1) fail("method", method_name, ": rank must be at least 1, got ", settings.rank);
+  if (!(settings.dropout >= 0 && settings.dropout < 1))
+    fail("method", method_name, ": dropout must be in [0, 1), got ", settings.dropout);
   if (!(settings.alpha > 0)) fail("method", method_name, ": alpha must be positive, got ", settings.alpha);
   return settings;
 }
@@ -95,7 +98,7 @@ void LoraMethod::adapter_add_everywhere(const std::string& name, const AInit& ma
   for (auto& [layer_name, layer] : layers_) {
     auto A = make_A(layer_name, *layer).to(torch::kFloat).to(layer->weight.device());
     auto B = torch::zeros({layer->options().out_features, settings_.rank}, A.options());
-    layer->adapter_add(name, A, B, scale);
+    layer->adapter_add(name, A, B, scale).dropout = settings_.dropout;
   }
   adapter_names_.push_back(name);
   set_trainable(name, train_A_);
@@ -164,7 +167,8 @@ void LoraMethod::load_state(const MethodState& state) {
       if (A == state.tensors.end() || B == state.tensors.end())
         fail("method", name(), ": the saved state lacks adapter '", key, "'");
       const auto device = layer->weight.device();
-      layer->adapter_add(adapter_name, A->second.to(device).clone(), B->second.to(device).clone(), scale);
+      layer->adapter_add(adapter_name, A->second.to(device).clone(), B->second.to(device).clone(), scale).dropout =
+          settings_.dropout;
     }
   }
   set_trainable(state.meta.value("trainable", std::string()), state.meta.value("train_A", true));
@@ -179,7 +183,7 @@ void SeqLora::begin_task(model::Model& /*model*/, const TaskContext& task) {
 }
 
 std::unique_ptr<Method> seqlora_create(config::Options& options) {
-  auto settings = lora_settings_read(options, "seqlora");
+  auto settings = lora_settings_read(options, "seqlora", lora_settings_with_dropout());
   options.reject_unused("seqlora");
   return std::make_unique<SeqLora>(std::move(settings));
 }

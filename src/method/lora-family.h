@@ -21,9 +21,17 @@ struct LoraSettings {
   std::vector<std::string> targets;  // last component of the module name; empty = the model's default
   int64_t rank = 8;
   double alpha = 32;
+  double dropout = 0;  // on each new adapter's input while training (PEFT's lora_dropout)
 };
 
-// Reads `targets` (comma-separated, e.g. "q_proj,v_proj"), `rank` and `alpha`; unset ones take `defaults`.
+// The LoRA baselines' and O-LoRA's official setting (O-LoRA's and TreeLoRA's scripts: lora_dropout 0.1).
+inline LoraSettings lora_settings_with_dropout() {
+  LoraSettings settings;
+  settings.dropout = 0.1;
+  return settings;
+}
+
+// Reads `targets` (comma-separated, e.g. "q_proj,v_proj"), `rank`, `alpha` and `dropout`; unset ones take `defaults`.
 LoraSettings lora_settings_read(config::Options& options, const std::string& method_name,
                                 const LoraSettings& defaults = {});
 

@@ -33,7 +33,7 @@ torch::Tensor OLora::penalty(model::Model& /*model*/, const model::Batch& /*batc
 namespace {
 
 std::unique_ptr<Method> create(config::Options& options, const std::string& name, double lambda1_default) {
-  auto settings = lora_settings_read(options, name);
+  auto settings = lora_settings_read(options, name, lora_settings_with_dropout());
   const double lambda1 = options.get_double("lambda1", lambda1_default);
   const double lambda2 = options.get_double("lambda2", 0.0);
   if (lambda1 < 0 || lambda2 < 0) fail("method", name, ": lambda1 and lambda2 must not be negative");

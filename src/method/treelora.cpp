@@ -479,7 +479,7 @@ void TreeLora::load_state_extra(const MethodState& state) {
 }
 
 std::unique_ptr<Method> treelora_create(config::Options& options) {
-  auto settings = lora_settings_read(options, "treelora");
+  auto settings = lora_settings_read(options, "treelora", lora_settings_with_dropout());
   TreeLoraSettings tree;
   tree.mode = options.get_word("mode", tree.mode);
   tree.reg = options.get_double("reg", 0.5);

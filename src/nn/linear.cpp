@@ -17,6 +17,7 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   for (const auto& adapter : adapters_) {
     if (!adapter.active || adapter.merged) continue;
     auto xa = x.to(adapter.A.scalar_type());
+    if (adapter.dropout > 0 && is_training()) xa = torch::dropout(xa, adapter.dropout, true);
     auto delta = torch::matmul(torch::matmul(xa, adapter.A.t()), adapter.B.t()) * adapter.scale;
     if (adapter.score.defined()) {
       // A closed gate adds nothing; its matmuls run only when the score needs their gradient.

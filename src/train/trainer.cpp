@@ -24,6 +24,7 @@
 #include <sstream>
 #include <variant>
 
+#include "data/shuffle.h"
 #include "data/task-data.h"
 #include "device.h"
 #include "dist/data-parallel.h"
@@ -389,6 +390,10 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
 
   for (int64_t step = state.step; step < stage.steps; ++step) {
     const double lr = optim::lr_at(step, stage.steps, warmup, train.schedule, train.lr);
+    // LoRA dropout draws from the global generator, seeded per step and rank so that a resumed run
+    // draws the masks the uninterrupted one drew.
+    torch::manual_seed(data::derive_seed(run.config.run.seed, "step " + std::to_string(s) + "/" + std::to_string(step) +
+                                                                  " rank " + std::to_string(comm.rank())));
     const auto result = train_step(
         model, method, optimizer,
         [&](int64_t a) {
