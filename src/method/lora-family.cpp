@@ -54,9 +54,8 @@ void LoraMethod::attach(model::Model& model) {
          "'");
   }
   head_.clear();
-  const auto head_prefix = model.head_layer() + ".";
   for (auto& item : model.named_parameters()) {
-    const bool head = model.kind() == model::ModelKind::ImageClassifier && item.key().rfind(head_prefix, 0) == 0;
+    const bool head = model.is_classifier_head_parameter(item.key());
     item.value().set_requires_grad(head);
     if (head) head_.emplace_back(item.key(), item.value());
   }

@@ -42,9 +42,9 @@ void LoraMinus::attach(model::Model& model) {
 
 std::vector<ParamGroup> LoraMinus::trainable(model::Model& model, double weight_decay) {
   auto groups = LoraMethod::trainable(model, weight_decay);
-  const auto head_prefix = model.head_layer() + ".";
   for (auto& group : groups) {
-    if (!group.names.empty() && group.names.front().rfind(head_prefix, 0) == 0) group.lr_scale = minus_.head_lr_scale;
+    if (!group.names.empty() && model.is_classifier_head_parameter(group.names.front()))
+      group.lr_scale = minus_.head_lr_scale;
   }
   return groups;
 }

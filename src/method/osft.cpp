@@ -83,10 +83,8 @@ void Osft::attach(model::Model& model) {
   if (settings_.others == OsftOthers::Frozen) {
     std::set<std::string> trained;
     for (auto& [layer_name, layer] : layers_) trained.insert(layer_name + ".weight");
-    const auto head_prefix = model.head_layer() + ".";
     for (auto& item : model.named_parameters()) {
-      const bool head = model.kind() == model::ModelKind::ImageClassifier && item.key().rfind(head_prefix, 0) == 0;
-      item.value().set_requires_grad(head || trained.count(item.key()) != 0);
+      item.value().set_requires_grad(model.is_classifier_head_parameter(item.key()) || trained.count(item.key()) != 0);
     }
   }
 }

@@ -81,6 +81,11 @@ class Model : public torch::nn::Module {
   bool is_head(const std::string& layer_name, const nn::Linear& layer) const {
     return layer->weight_tied() || layer_name == head_layer();
   }
+  // A parameter of an image classifier's head ("classifier.weight"), which every method trains (each
+  // task brings new classes); a language model's head is never one.
+  bool is_classifier_head_parameter(const std::string& name) const {
+    return kind() == ModelKind::ImageClassifier && name.rfind(head_layer() + ".", 0) == 0;
+  }
   // The short names of the attention projections (GPT-2 fuses all three into "c_attn").
   AttentionNames attention_names() const;
 
