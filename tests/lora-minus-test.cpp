@@ -44,6 +44,18 @@ TEST_P(LoraMinusOnFixture, ProjectedUpdatesLieInTheStoredSubspace) {
   FixtureRun setup(GetParam());
   auto created = two_tasks(setup, 0.99);
   auto& method = dynamic_cast<method::LoraMinus&>(*created);
+  // m is the fewest top eigenvectors of the subtracted model's input second moment that hold 0.99 of
+  // its trace, and T's subspace is theirs.
+  const auto moments = method.subtracted_second_moments(*setup.model, setup.context(1));
+  for (auto [name, layer] : method.layers()) {
+    auto [values, vectors] = compat::eigh_descending(moments.at(name).to(torch::kDouble));
+    const auto energy = values.clamp_min(0).cumsum(0) / values.clamp_min(0).sum();
+    const auto fewest = std::min(energy.lt(0.99).sum().item<int64_t>() + 1, values.size(0));
+    const auto [Pi, m] = subspace_of(method.projector(name));
+    EXPECT_EQ(m, fewest) << name;
+    const auto top = vectors.narrow(1, 0, fewest);
+    EXPECT_LT((Pi - torch::matmul(top, top.t())).abs().max().item<double>(), 1e-4) << name;
+  }
   std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> start;
   for (auto [name, layer] : method.layers()) {
     auto* adapter = layer->adapter_find("task1");

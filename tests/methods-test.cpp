@@ -333,32 +333,53 @@ TEST_P(MethodsOnFixture, MiguWithoutMaskingEqualsSeqft) {
   }
 }
 
-// MIGU on LoRA: B's rows follow the layer's output magnitude, A's rows its own x·Aᵀ magnitude.
-TEST_P(MethodsOnFixture, MiguMasksLoraRows) {
+// MIGU on SeqLoRA, from the second task on: B's gradient keeps only the rows whose layer output
+// magnitude Σ|y| is at or above the 0.7-quantile, and A's exactly the rows whose Σ|x·Aᵀ| is, both
+// measured here by a separate pass over the same batch with the same dropout draws.
+TEST_P(MethodsOnFixture, MiguMasksLoraRowsByTheirOwnStatistics) {
   FixtureRun setup(GetParam());
-  auto options = options_of({{"threshold", 0.7}, {"on", std::string("seqlora")}});
+  const double T = 0.7;
+  auto options = options_of({{"threshold", T}, {"on", std::string("seqlora")}});
   auto migu = method::migu_create(options);
   migu->attach(*setup.model);
   migu->begin_task(*setup.model, setup.context(0));
   setup.train(*migu, 2, 1e-2, 0.0);  // task 1: unmasked, so B is no longer zero
   migu->end_task(*setup.model, setup.context(0));
-  migu->begin_task(*setup.model, setup.context(1));
-  auto out = setup.model->forward(setup.batch);
-  out.loss.backward();
-  migu->after_backward(*setup.model);
-  int64_t adapters = 0;
-  for (auto& [name, layer] : setup.model->linear_layers()) {
-    for (auto& adapter : layer->adapters()) {
-      const auto N = adapter.B.size(0), r = adapter.A.size(0);
-      const auto b_rows = (adapter.B.grad() != 0).any(1).sum().item<int64_t>();
-      const auto a_rows = (adapter.A.grad() != 0).any(1).sum().item<int64_t>();
-      EXPECT_LE(b_rows, N - static_cast<int64_t>(std::ceil(0.7 * static_cast<double>(N - 1)))) << name;
-      EXPECT_GT(b_rows, 0) << name;
-      EXPECT_EQ(a_rows, r - static_cast<int64_t>(std::ceil(0.7 * static_cast<double>(r - 1)))) << name;
-      ++adapters;
-    }
+
+  std::map<std::string, torch::Tensor> outputs, inputs;  // Σ|y| per output row, Σ|x·Aᵀ| per rank
+  auto layers = setup.model->linear_layers();
+  for (auto& [name, layer] : layers) {
+    if (layer->adapters().empty()) continue;
+    auto* output = &outputs[name];
+    auto* input = &inputs[name];
+    const auto A = layer->adapters().front().A.detach();
+    layer->observer_set([output, input, A](const torch::Tensor& x, const torch::Tensor& y) {
+      *output = y.abs().reshape({-1, y.size(-1)}).sum(0).to(torch::kFloat);
+      *input = torch::matmul(x.to(A.scalar_type()), A.t()).abs().reshape({-1, A.size(0)}).sum(0).to(torch::kFloat);
+    });
   }
-  EXPECT_GT(adapters, 0);
+  setup.model->train();
+  torch::manual_seed(5);
+  {
+    torch::NoGradGuard no_grad;
+    setup.model->forward(setup.batch);
+  }
+  for (auto& [name, layer] : layers) layer->observer_clear();
+
+  migu->begin_task(*setup.model, setup.context(1));
+  torch::manual_seed(5);
+  setup.model->forward(setup.batch).loss.backward();
+  migu->after_backward(*setup.model);
+  for (const auto& [name, output] : outputs) {
+    const auto& adapter = setup.model->linear_layer(name)->adapters().front();
+    const auto keep_B = output >= torch::quantile(output, T);
+    const auto keep_A = inputs.at(name) >= torch::quantile(inputs.at(name), T);
+    const auto moved_B = (adapter.B.grad() != 0).any(1), moved_A = (adapter.A.grad() != 0).any(1);
+    EXPECT_FALSE(moved_B.logical_and(keep_B.logical_not()).any().item<bool>()) << name << ": a dropped B row moved";
+    EXPECT_GT(moved_B.sum().item<int64_t>(), 0) << name;
+    EXPECT_TRUE(torch::equal(moved_A, keep_A)) << name;
+  }
+  EXPECT_FALSE(outputs.empty());
 }
 
 // ---- O-LoRA ----------------------------------------------------------------------------------------

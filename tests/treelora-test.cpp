@@ -421,13 +421,17 @@ TEST_P(TreeLoraOnFixture, ResumedStateContinuesBitForBit) {
   }
 }
 
-// Paper mode on task 1: after backward exactly ceil(0.5·D) depths keep (non-zero) gradients, those
-// whose distance mean|A_d − summary_0[d]| is largest; the optimizer step (with weight decay) leaves
+// Paper mode at the second step of task 2, after two tasks: every depth's anchor k_d is task 1 (the
+// arm not pulled yet has LCB −∞), the penalty is
+// reg·Σ_d mean|A_d − summary_{k_d}[d]|, and after backward exactly ceil(0.5·D) depths keep (non-zero)
+// gradients, those whose distance is largest; the optimizer step (with weight decay) leaves
 // the other depths' A and B bit-identical.
 TEST_P(TreeLoraOnFixture, PaperModeKeepsTheGradientsOfTheFarthestLayersOnly) {
   TreeLoraRun run(GetParam(), "paper");
   run.task(0, 2, 1);
-  run.method->begin_task(*run.model, run.context(1, 2, 1));
+  run.task(1, 2, 1);
+  run.method->begin_task(*run.model, run.context(2, 4, 1));
+  run.train(1);  // the bandit has pulled task 0's arm; task 1's, unexplored, has the lower LCB now
   auto& method = run.treelora();
   optim::AdamW optimizer(method.trainable(*run.model, 0.1), {});
   run.model->train();
@@ -443,13 +447,18 @@ TEST_P(TreeLoraOnFixture, PaperModeKeepsTheGradientsOfTheFarthestLayersOnly) {
   ASSERT_EQ(static_cast<int64_t>(method.distances().size()), D);
   // The distances by hand; the kept set is the top `kept` of them.
   std::vector<double> distances;
+  double total = 0;
   for (int64_t d = 0; d < D; ++d) {
-    EXPECT_EQ(method.chosen()[d], 0);
+    const auto k = method.chosen()[d];
+    EXPECT_EQ(k, 1) << layers[d].first;
     const auto& A = layers[d].second->adapter_find("default")->A;
     distances.push_back(
-        (A.detach().reshape({-1}) - method.summaries()[0][d]).abs().to(torch::kDouble).mean().item<double>());
+        (A.detach().reshape({-1}) - method.summaries()[k][d]).abs().to(torch::kDouble).mean().item<double>());
     EXPECT_NEAR(method.distances()[d], distances[d], 1e-6 * distances[d] + 1e-9) << layers[d].first;
+    total += distances[d];
   }
+  // The penalty is reg · Σ_d dist_{k_d}[d] (reg 0.5).
+  EXPECT_NEAR(penalty.item<double>(), 0.5 * total, 1e-5 * total);
   auto sorted = distances;
   std::sort(sorted.begin(), sorted.end(), std::greater<double>());
   const double threshold = sorted[kept - 1];
