@@ -467,9 +467,13 @@ TEST(InfLora, DefaultsFollowTheOfficialCode) {
   EXPECT_EQ(leaves, (std::set<std::string>{"k_proj", "v_proj"}));
 }
 
-TEST_P(MethodsOnFixture, InfLoraNewAIsOrthogonalToTheStoredSubspace) {
+// After a task, the new task's A (orthogonal rows of norm 1/√3) spans the top-r left singular
+// vectors of (I − M Mᵀ)·C, with M the stored memory and C = E[x xᵀ] of the task's real tokens, computed here by
+// hand, so it lies outside span(M); only B trains.
+TEST_P(MethodsOnFixture, InfLoraNewASpansTheTopProjectedInputDirections) {
   FixtureRun setup(GetParam());
-  auto options = options_of({{"rank", int64_t{2}}});
+  const int64_t r = 2;
+  auto options = options_of({{"rank", r}});
   auto inflora = method::inflora_create(options);
   auto& method = dynamic_cast<method::InfLora&>(*inflora);
   method.attach(*setup.model);
@@ -480,13 +484,44 @@ TEST_P(MethodsOnFixture, InfLoraNewAIsOrthogonalToTheStoredSubspace) {
   for (const auto& group : method.trainable(*setup.model, 0.0)) {
     for (const auto& name : group.names) EXPECT_EQ(name.find("lora_A"), std::string::npos) << name;
   }
+  // The new adapter's B is zero, so the layers' inputs are those begin_task measured.
+  std::map<std::string, torch::Tensor> covariances;
   for (auto [name, layer] : method.layers()) {
-    const auto M = method.memory(name);
-    ASSERT_GT(M.size(1), 0) << name;
-    EXPECT_LT((torch::matmul(M.t(), M) - torch::eye(M.size(1))).abs().max().item<double>(), 1e-4) << name;
-    const auto& A = layer->adapter_find("task1")->A;
-    EXPECT_LT(frobenius(torch::matmul(A, M)) / frobenius(A), 1e-5) << name;
+    auto* C = &covariances[name];
+    layer->observer_set([C](const torch::Tensor& x, const torch::Tensor&) {
+      auto rows = nn::real_token_rows(x).to(torch::kDouble);
+      *C = torch::matmul(rows.t(), rows) / static_cast<double>(rows.size(0));
+    });
   }
+  {
+    torch::NoGradGuard no_grad;
+    setup.model->forward(setup.batch);
+  }
+  int64_t checked = 0;
+  for (auto [name, layer] : method.layers()) {
+    layer->observer_clear();
+    const auto M = method.memory(name).to(torch::kDouble);
+    ASSERT_GT(M.size(1), 0) << name;
+    EXPECT_LT((torch::matmul(M.t(), M) - torch::eye(M.size(1), torch::kDouble)).abs().max().item<double>(), 1e-4)
+        << name;
+    const auto A = layer->adapter_find("task1")->A.to(torch::kDouble);
+    EXPECT_LT(frobenius(torch::matmul(A, M)) / frobenius(A), 1e-5) << name;
+    EXPECT_LT((torch::matmul(A, A.t()) * 3 - torch::eye(r, torch::kDouble)).abs().max().item<double>(), 1e-4) << name;
+    // Directions the top r do not single out are left out: those the task barely has outside the
+    // memory (S below 1e-4 of the top, the rounding of the method's fp32 covariance; A's rows there
+    // are any orthonormal completion) and those tied (within 1 %) with the (r+1)-th. The rest must
+    // lie in A's row space.
+    const auto I = torch::eye(M.size(0), torch::kDouble);
+    const auto [U, S, Vh] = torch::linalg_svd(torch::matmul(I - torch::matmul(M, M.t()), covariances.at(name)), false);
+    const double next = r < S.size(0) ? S[r].item<double>() : 0.0;
+    int64_t clear = 0;
+    while (clear < r && S[clear].item<double>() > std::max(1e-4 * S[0].item<double>(), 1.01 * next)) ++clear;
+    if (clear == 0) continue;
+    ++checked;
+    const auto top = U.narrow(1, 0, clear);
+    EXPECT_LT((torch::matmul(torch::matmul(A.t(), A) * 3, top) - top).abs().max().item<double>(), 1e-3) << name;
+  }
+  EXPECT_GT(checked, 0);
 }
 
 // The LoRA baselines, O-LoRA and TreeLoRA put dropout 0.1 on every adapter's input as their official
