@@ -2,10 +2,15 @@
 // the per-step cost of each continual-learning method over SeqFT on the same language model and the
 // same batch, in one process, with the task-boundary work (OSFT's SVD, InfLoRA's subspaces, EWC's
 // Fisher) timed separately. Each method starts from the same weights and runs as on a second task
-// (MIGU masking, EWC's penalty and O-LoRA's earlier adapter all active). Also reports OSFT's
-// randomized top-k SVD against the full SVD on the model's largest target matrix.
+// (MIGU masking, EWC's penalty and O-LoRA's earlier adapter all active). Each row gives the median
+// step, tokens/s and the achieved model FLOP rate (6·N·tokens plus attention, N the weights of every
+// matrix product, as for full fine-tuning whatever the method trains), next to the float32 matrix
+// product rate measured on the same threads. Also reports OSFT's randomized top-k SVD against the full
+// SVD on the model's largest target matrix.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 
@@ -29,7 +34,31 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 struct BenchOptions {
   std::string model_dir, init_config, methods = "seqft,migu,osft,seqlora,o-lora,inflora,ewc";
   int64_t batch = 8, length = 128, steps = 10, warmup = 2;
+  std::vector<std::string> sets;  // KEY=VALUE method options (e.g. rank=16), for every listed method
 };
+
+// The method options of `--set`: a whole integer or number becomes one, anything else a word.
+config::Options method_options(const BenchOptions& o) {
+  config::Options options("bench methods --set", "method");
+  for (const auto& set : o.sets) {
+    const auto equals = set.find('=');
+    if (equals == std::string::npos || equals == 0) fail("bench", "--set ", set, ": expected KEY=VALUE");
+    const auto key = set.substr(0, equals), text = set.substr(equals + 1);
+    char* end = nullptr;
+    const long long whole = std::strtoll(text.c_str(), &end, 10);
+    if (!text.empty() && *end == '\0') {
+      options.set(key, static_cast<int64_t>(whole));
+      continue;
+    }
+    const double number = std::strtod(text.c_str(), &end);
+    if (!text.empty() && *end == '\0') {
+      options.set(key, number);
+    } else {
+      options.set(key, text);
+    }
+  }
+  return options;
+}
 
 std::shared_ptr<model::Model> load(const BenchOptions& o) {
   return o.model_dir.empty() ? model::model_init(o.init_config, 0) : model::model_load(o.model_dir);
@@ -48,13 +77,48 @@ model::Batch synthetic_batch(const model::Model& model, const BenchOptions& o) {
 }
 
 struct Timing {
-  double step_seconds = 0, boundary_seconds = 0;
+  double step_seconds = 0, boundary_seconds = 0;  // the median timed step; the task boundary
 };
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const auto n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Floating-point operations of one training step (forward and backward) on `batch`: 6 per weight of
+// every matrix product and token, plus the attention scores and their weighted sum,
+// 12 · layers · (heads · head_dim) · length per token (PaLM's count; no causal halving).
+double step_flops(model::Model& model, const BenchOptions& o) {
+  double weights = 0;
+  for (const auto& [name, layer] : model.linear_layers()) weights += static_cast<double>(layer->weight.numel());
+  const auto& config = model.config();
+  const auto layers = static_cast<double>(config.get_int("num_hidden_layers"));
+  const auto heads = config.get_int("num_attention_heads");
+  const auto head_dim = config.get_int("head_dim", config.get_int("hidden_size") / heads);
+  const double tokens = static_cast<double>(o.batch * o.length);
+  return tokens * (6 * weights + 12 * layers * static_cast<double>(heads * head_dim) * static_cast<double>(o.length));
+}
+
+// The float32 matrix product rate of this process's threads (2048 × 2048, median of 5).
+double matmul_flops_per_second() {
+  torch::NoGradGuard no_grad;
+  const int64_t n = 2048;
+  const auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  torch::matmul(a, b);
+  std::vector<double> seconds;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = Clock::now();
+    torch::matmul(a, b);
+    seconds.push_back(seconds_since(start));
+  }
+  return 2.0 * static_cast<double>(n * n * n) / median(seconds);
+}
 
 Timing time_method(const std::string& name, const BenchOptions& o) {
   auto model = load(o);
   const auto batch = synthetic_batch(*model, o);
-  config::Options options("bench", "method");
+  auto options = method_options(o);
   auto method = method::method_create(name, options);
   method->attach(*model);
   auto context = [&](int64_t index) {
@@ -78,12 +142,14 @@ Timing time_method(const std::string& name, const BenchOptions& o) {
   method->begin_task(*model, context(1));
   timing.boundary_seconds = seconds_since(start);
   optim::AdamW optimizer(method->trainable(*model, 0.01), {});
+  std::vector<double> steps;
   for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
-    if (i == o.warmup) start = Clock::now();
+    start = Clock::now();
     train::train_step(
         *model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
+    if (i >= o.warmup) steps.push_back(seconds_since(start));
   }
-  timing.step_seconds = seconds_since(start) / static_cast<double>(o.steps);
+  timing.step_seconds = median(steps);
   return timing;
 }
 
@@ -127,18 +193,25 @@ int bench_methods(const BenchOptions& o) {
     fail("bench", "bench methods needs one of --model DIR or --init CONFIG");
   config::Options list_options("bench", "bench");
   list_options.set("methods", o.methods);
-  auto names = list_options.get_names("methods", "");
-  if (names.empty() || names.front() != "seqft") names.insert(names.begin(), "seqft");
-  std::printf("%d threads; batch %lld x %lld tokens; %lld timed steps after %lld warm-up steps\n\n",
-              torch::get_num_threads(), static_cast<long long>(o.batch), static_cast<long long>(o.length),
-              static_cast<long long>(o.steps), static_cast<long long>(o.warmup));
-  std::printf("| method | ms / step | x SeqFT | task boundary (s) |\n|---|---:|---:|---:|\n");
-  double baseline = 0;
+  const auto names = list_options.get_names("methods", "");
+  const double flops = step_flops(*load(o), o), matmul_rate = matmul_flops_per_second();
+  std::printf(
+      "%d threads; batch %lld x %lld tokens; median of %lld timed steps after %lld warm-up steps; %.3g FLOP per "
+      "step; float32 matmul %.1f GFLOP/s\n\n",
+      torch::get_num_threads(), static_cast<long long>(o.batch), static_cast<long long>(o.length),
+      static_cast<long long>(o.steps), static_cast<long long>(o.warmup), flops, matmul_rate / 1e9);
+  std::printf(
+      "| method | ms / step | x SeqFT | tokens/s | GFLOP/s | of matmul | task boundary (s) |\n"
+      "|---|---:|---:|---:|---:|---:|---:|\n");
+  double baseline = 0;  // SeqFT's step, when it is measured first
   for (const auto& name : names) {
     const auto t = time_method(name, o);
-    if (name == "seqft") baseline = t.step_seconds;
-    std::printf("| %s | %.1f | %.3f | %.3f |\n", name.c_str(), 1e3 * t.step_seconds, t.step_seconds / baseline,
-                t.boundary_seconds);
+    if (name == "seqft" && baseline == 0) baseline = t.step_seconds;
+    char ratio[32] = "—";
+    if (baseline > 0) std::snprintf(ratio, sizeof ratio, "%.3f", t.step_seconds / baseline);
+    std::printf("| %s | %.1f | %s | %.1f | %.2f | %.0f %% | %.3f |\n", name.c_str(), 1e3 * t.step_seconds, ratio,
+                static_cast<double>(o.batch * o.length) / t.step_seconds, flops / t.step_seconds / 1e9,
+                100 * flops / t.step_seconds / matmul_rate, t.boundary_seconds);
     std::fflush(stdout);
   }
   compare_svd(o);
@@ -153,11 +226,13 @@ void add_bench_methods(CLI::App& bench, std::function<int()>& run_if_parsed) {
       bench.add_subcommand("methods", "per-step overhead of each method over SeqFT on one model, in one process");
   methods->add_option("--model", o->model_dir, "a Hugging Face model folder");
   methods->add_option("--init", o->init_config, "a config.json to build a freshly initialised model from");
-  methods->add_option("--methods", o->methods, "comma-separated method names (SeqFT is always measured first)");
+  methods->add_option("--methods", o->methods,
+                      "comma-separated method names, measured in this order (list seqft first for the x SeqFT column)");
   methods->add_option("--batch", o->batch, "sequences per step")->check(CLI::PositiveNumber);
   methods->add_option("--length", o->length, "tokens per sequence")->check(CLI::PositiveNumber);
   methods->add_option("--steps", o->steps, "timed steps per method")->check(CLI::PositiveNumber);
   methods->add_option("--warmup", o->warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  methods->add_option("--set", o->sets, "KEY=VALUE: a [method] option, read by every listed method (e.g. rank=16)");
   run_if_parsed = [o, methods] { return methods->parsed() ? bench_methods(*o) : -1; };
 }
 
