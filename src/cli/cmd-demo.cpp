@@ -45,7 +45,8 @@ int run_demo(const Options& o) {
          "(make setup does)");
   }
   if (!fs::exists(fs::path(kPretrained) / "model.safetensors")) {
-    fail("demo", kPretrained, ": the pretrained ViT is missing; make it with scripts/vision-pretrain.sh (make demo does)");
+    fail("demo", kPretrained,
+         ": the pretrained ViT is missing; make it with scripts/vision-pretrain.sh (make demo does)");
   }
   std::printf(
       "retain demo: class-incremental Split Fashion-MNIST, 5 tasks x 2 classes, %ld training images each,\n"
@@ -63,7 +64,8 @@ int run_demo(const Options& o) {
     if (adapters) overrides.push_back("train.lr=" + std::to_string(kAdapterLr));
     for (int task = 1; task <= 5; ++task) {
       overrides.push_back("task." + std::to_string(task) + ".max_train=" + std::to_string(o.max_train));
-      if (o.max_test > 0) overrides.push_back("task." + std::to_string(task) + ".max_test=" + std::to_string(o.max_test));
+      if (o.max_test > 0)
+        overrides.push_back("task." + std::to_string(task) + ".max_test=" + std::to_string(o.max_test));
     }
     auto config = config::stream_config_load(kStream, overrides);
     train::RunOptions run;
