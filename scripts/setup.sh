@@ -8,6 +8,7 @@ packages=(
   libtorch-dev           # libtorch 1.13 (CPU)
   libgloo-dev            # Gloo headers: data-parallel training over c10d on the CPU
   libopenblas0-pthread   # libtorch's BLAS; netlib's reference BLAS is ~28x slower
+  libopenblas0-openmp    # the same on OpenMP, which retain loads (CMakeLists.txt): no second thread pool
   nlohmann-json3-dev libpcre2-dev libcli11-dev libgtest-dev
   libtomlplusplus-dev    # stream files (TOML)
   zlib1g-dev             # gzip-compressed IDX image files
