@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "config/stream-config.h"
 #include "data/idx.h"
@@ -154,6 +157,49 @@ TEST(Resume, KilledRunsResumeBitForBit) {
     EXPECT_EQ(matrix.R, reference_matrix.R);
     EXPECT_EQ(matrix.base, reference_matrix.base);
   }
+}
+
+// A checkpoint whose position is not one of the run's (a stage outside the stream, a step outside its
+// task, a mid-stream position without weights) is refused by name before anything is loaded or
+// written; the untouched checkpoint then resumes.
+TEST(Resume, CheckpointPositionsOutsideTheRunAreRefused) {
+  const auto dir = scratch_dir("train-resume-position");
+  const auto stream = image_stream(dir, "seqft");
+  const auto run_dir = dir + "/runs/killed";
+  ASSERT_EQ(run_command("RETAIN_CRASH_AFTER_STEPS=5 " + retain_binary() + " run " + quoted(stream) +
+                        " --set run.out=" + quoted(dir + "/runs") + " --set run.name=killed"),
+            137);
+  const auto state_path = run_dir + "/checkpoint/state.json";
+  const auto original = nlohmann::json::parse(std::ifstream(state_path));
+  ASSERT_EQ(original.at("stage"), 0);
+  auto resume = [&] {
+    auto config = config::stream_config_load(run_dir + "/config.toml");
+    config.run.out = dir + "/runs";
+    config.run.name = "killed";
+    train::RunOptions options;
+    options.resume = true;
+    train::run_stream(config, options);
+  };
+  // stage, step, what the error says
+  const std::vector<std::tuple<int64_t, int64_t, std::string>> cases = {
+      {7, 0, "\"stage\" is 7, but this stream has 2 tasks"},
+      {-1, 0, "\"stage\" is -1"},
+      {0, -5, "\"step\" is -5"},
+      {0, 500, "\"step\" is 500, but task 1 has steps 0 to "},
+      {2, 3, "\"step\" is 3"}};  // the end of the stream is step 0
+  for (const auto& [stage, step, expected] : cases) {
+    SCOPED_TRACE("stage " + std::to_string(stage) + ", step " + std::to_string(step));
+    auto edited = original;
+    edited["stage"] = stage;
+    edited["step"] = step;
+    std::ofstream(state_path) << edited.dump();
+    const auto message = error_of(resume);
+    EXPECT_NE(message.find("[checkpoint] " + state_path + ": " + expected), std::string::npos) << message;
+    EXPECT_FALSE(fs::exists(run_dir + "/model"));
+  }
+  std::ofstream(state_path) << original.dump();
+  EXPECT_NO_THROW(resume());
+  EXPECT_TRUE(fs::exists(run_dir + "/model/model.safetensors"));
 }
 
 // The "method" events of a run's log.jsonl: what the method decided after each task.

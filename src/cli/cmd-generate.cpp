@@ -25,6 +25,7 @@ struct Options {
   std::string dir, prompt, prompt_ids, tokenizer, adapter, dtype = "float32", device = "cpu";
   int64_t max_new_tokens = 32;
   bool no_cache = false;
+  bool from_ids = false;  // --prompt-ids was given (even empty), rather than --prompt
 };
 
 std::vector<int64_t> parse_ids(const std::string& text) {
@@ -72,11 +73,11 @@ int run_generate(const Options& o) {
 
   std::unique_ptr<tok::Tokenizer> tokenizer;
   const auto tokenizer_path = o.tokenizer.empty() ? o.dir : o.tokenizer;
-  if (!o.prompt.empty() || fs::exists(fs::path(tokenizer_path) / "tokenizer.json") || !o.tokenizer.empty()) {
+  if (!o.from_ids || fs::exists(fs::path(tokenizer_path) / "tokenizer.json") || !o.tokenizer.empty()) {
     tokenizer = tok::Tokenizer::load(tokenizer_path);
   }
   std::vector<int64_t> ids;
-  if (!o.prompt_ids.empty()) {
+  if (o.from_ids) {
     ids = parse_ids(o.prompt_ids);
   } else {
     for (int32_t id : tokenizer->encode(o.prompt, true)) ids.push_back(id);
@@ -120,6 +121,7 @@ Command add_generate(CLI::App& app) {
   sub->add_flag("--no-cache", o->no_cache, "recompute the whole sequence each step (reference path)");
   return {sub, [o, text, ids] {
             if (text->count() == 0 && ids->count() == 0) fail("generate", "give --prompt TEXT or --prompt-ids 1,2,3");
+            o->from_ids = ids->count() > 0;
             return run_generate(*o);
           }};
 }

@@ -314,6 +314,23 @@ RunCheckpoint resume(Run& run) {
   auto checkpoint = run_checkpoint_read(run.dir);
   if (!checkpoint) fail("run", run.dir, ": no checkpoint to resume from");
   RunCheckpoint state = std::move(*checkpoint);
+  const auto stages = static_cast<int64_t>(run.stages.size());
+  // The position must be one this run can be at: a task boundary of the stream (its end included) or a
+  // step inside a task, and only a finished run's checkpoint holds no weights.
+  const auto where = run.dir + "/checkpoint/state.json";
+  if (state.stage < 0 || state.stage > stages) {
+    fail("checkpoint", where, ": \"stage\" is ", state.stage, ", but this stream has ", stages, " tasks (0 to ", stages,
+         "); start the run over with --force");
+  }
+  const int64_t last_step = state.stage < stages ? run.stages[state.stage].steps - 1 : 0;
+  if (state.step < 0 || state.step > last_step) {
+    fail("checkpoint", where, ": \"step\" is ", state.step, ", but task ", state.stage + 1, " has steps 0 to ",
+         last_step, " here; start the run over with --force");
+  }
+  if (state.model.empty() && state.stage < stages) {
+    fail("checkpoint", run.dir, "/checkpoint/model.safetensors: no weights, but the run stopped at task ",
+         state.stage + 1, " of ", stages, "; start the run over with --force");
+  }
   // A finished run keeps no weights in its checkpoint: its model is in RUN/model.
   if (!state.model.empty()) {
     model::model_load_state(*run.model, state.model, run.dir + "/checkpoint/model.safetensors");
@@ -323,7 +340,6 @@ RunCheckpoint resume(Run& run) {
   if (run.retention) run.retention->resume();
   // --set may have changed a setting the report shows.
   state.results.settings = settings_json(run.config);
-  const auto stages = static_cast<int64_t>(run.stages.size());
   int64_t done_steps = state.step;
   for (int64_t s = 0; s < std::min(state.stage, stages); ++s) done_steps += run.stages[s].steps;
   run.progress = std::make_unique<Progress>((fs::path(run.dir) / "log.jsonl").string(), total_steps(run.stages),
