@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "error.h"
 #include "eval/report.h"
 #include "eval/run-result.h"
 #include "io/atomic-file.h"
@@ -28,6 +29,15 @@ Command add_compare(CLI::App& app) {
   sub->add_flag("--by-seed", options->by_seed,
                 "one row per group of runs named <group>-seed<N>: mean ± sd over the seeds");
   return {sub, [options] {
+            namespace fs = std::filesystem;
+            // The table never replaces what it is made from.
+            for (const auto& dir : options->dirs) {
+              const auto input = fs::path(dir) / eval::kMatrixFile;
+              if (!options->out.empty() && fs::weakly_canonical(options->out) == fs::weakly_canonical(input)) {
+                fail("compare", options->out, ": --out names an input of the table (", input.string(),
+                     "); write the table elsewhere");
+              }
+            }
             std::vector<std::pair<std::string, eval::RunResult>> runs;
             for (const auto& dir : options->dirs) {
               auto result = eval::run_result_read((std::filesystem::path(dir) / eval::kMatrixFile).string());
