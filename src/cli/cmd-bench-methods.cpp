@@ -7,11 +7,16 @@
 // matrix product, as for full fine-tuning whatever the method trains), next to the float32 matrix
 // product rate measured on the same threads. Also reports OSFT's randomized top-k SVD against the full
 // SVD on the model's largest target matrix.
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -35,6 +40,7 @@ struct BenchOptions {
   std::string model_dir, init_config, methods = "seqft,migu,osft,seqlora,o-lora,inflora,ewc";
   int64_t batch = 8, length = 128, steps = 10, warmup = 2;
   std::vector<std::string> sets;  // KEY=VALUE method options (e.g. rank=16), for every listed method
+  std::string profile_dir;        // where one more step per method is profiled, when set
 };
 
 // The method options of `--set`: a whole integer or number becomes one, anything else a word.
@@ -74,6 +80,49 @@ model::Batch synthetic_batch(const model::Model& model, const BenchOptions& o) {
   batch.attention_mask = torch::ones({o.batch, o.length}, torch::kLong);
   batch.labels = batch.input_ids.clone();
   return batch;
+}
+
+// The operators of a profiled step (a Chrome trace from libtorch's profiler) by self time, the time
+// spent in each outside the operators it calls: the 12 largest, with their share of the step.
+void print_profile(const std::string& path, const std::string& method) {
+  std::ifstream in(path);
+  const auto events = nlohmann::json::parse(in, nullptr, false);
+  if (!events.is_array()) fail("bench", path, ": the profiler wrote no trace");
+  struct Span {
+    std::string name;
+    double start, end;
+    std::string thread;
+  };
+  std::vector<Span> spans;
+  for (const auto& e : events) {
+    if (e.value("ph", "") != "X") continue;
+    const double start = e.at("ts").get<double>();
+    spans.push_back({e.at("name").get<std::string>(), start, start + e.at("dur").get<double>(), e.at("tid").dump()});
+  }
+  // Per thread, by start and then longest first, so that a parent comes before what it calls.
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.thread != b.thread ? a.thread < b.thread : a.start != b.start ? a.start < b.start : a.end > b.end;
+  });
+  std::map<std::string, double> self;
+  std::vector<const Span*> open;
+  double first = spans.empty() ? 0 : spans.front().start, last = first;
+  for (const auto& span : spans) {
+    while (!open.empty() && (open.back()->thread != span.thread || open.back()->end <= span.start)) open.pop_back();
+    if (!open.empty()) self[open.back()->name] -= span.end - span.start;
+    self[span.name] += span.end - span.start;
+    open.push_back(&span);
+    first = std::min(first, span.start);
+    last = std::max(last, span.end);
+  }
+  std::vector<std::pair<double, std::string>> ranked;
+  for (const auto& [name, micros] : self) ranked.emplace_back(micros, name);
+  std::sort(ranked.rbegin(), ranked.rend());
+  std::printf("  %s, one profiled step (%.0f ms traced; %s): self time by operator\n", method.c_str(),
+              (last - first) / 1e3, path.c_str());
+  for (size_t i = 0; i < std::min<size_t>(12, ranked.size()); ++i) {
+    std::printf("    %-40s %9.1f ms  %5.1f %%\n", ranked[i].second.c_str(), ranked[i].first / 1e3,
+                100 * ranked[i].first / std::max(1.0, last - first));
+  }
 }
 
 struct Timing {
@@ -150,6 +199,16 @@ Timing time_method(const std::string& name, const BenchOptions& o) {
     if (i >= o.warmup) steps.push_back(seconds_since(start));
   }
   timing.step_seconds = median(steps);
+  if (!o.profile_dir.empty()) {
+    std::filesystem::create_directories(o.profile_dir);
+    const auto path = o.profile_dir + "/" + name + ".trace.json";
+    {
+      torch::autograd::profiler::RecordProfile profile(path);
+      train::train_step(
+          *model, *method, optimizer, [&](int64_t) { return batch; }, 1, 1e-4, 1.0);
+    }
+    print_profile(path, name);
+  }
   return timing;
 }
 
@@ -232,6 +291,9 @@ void add_bench_methods(CLI::App& bench, std::function<int()>& run_if_parsed) {
   methods->add_option("--length", o->length, "tokens per sequence")->check(CLI::PositiveNumber);
   methods->add_option("--steps", o->steps, "timed steps per method")->check(CLI::PositiveNumber);
   methods->add_option("--warmup", o->warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  methods->add_option("--profile", o->profile_dir,
+                      "profile one more step per method into DIR/<method>.trace.json (Chrome trace) and print "
+                      "the operators by self time");
   methods->add_option("--set", o->sets, "KEY=VALUE: a [method] option, read by every listed method (e.g. rank=16)");
   run_if_parsed = [o, methods] { return methods->parsed() ? bench_methods(*o) : -1; };
 }
