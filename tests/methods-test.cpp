@@ -33,18 +33,28 @@ const auto test_name = test::param_name<::testing::TestParamInfo<std::string>>;
 
 double frobenius(const torch::Tensor& t) { return t.norm().item<double>(); }
 
+// The top-k left and right singular vectors of w, by LAPACK's SVD in float64: the test's own
+// reference for the subspace OSFT freezes.
+std::pair<torch::Tensor, torch::Tensor> top_singular_vectors(const torch::Tensor& w, int64_t k) {
+  auto [U, s, Vh] = torch::linalg_svd(w.to(torch::kDouble), false, {});
+  return {U.narrow(1, 0, k).to(torch::kFloat), Vh.narrow(0, 0, k).t().to(torch::kFloat)};
+}
+
 // ---- OSFT ----------------------------------------------------------------------------------------
 
 class MethodsOnFixture : public ::testing::TestWithParam<std::string> {};
 
 // After a task the change of every target weight has, relative to its size, a component below 1e-5
 // in span(U_h) (columns) and in span(V_h) (rows), with AdamW and weight decay. Without the
-// re-projection after the optimizer step (gradients projected only) it leaks: the control.
+// re-projection after the optimizer step (gradients projected only) it leaks: the control. Ratio 0.5
+// keeps the frozen directions on both sides, 0.25 their complement on the short side (and on both
+// for a square matrix), so both ways of projecting are checked against the test's own SVD.
 TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
-  for (const bool reproject : {true, false}) {
-    SCOPED_TRACE(reproject ? "projected gradients and parameters" : "control: gradients only");
+  for (const auto& [reproject, ratio] : std::vector<std::pair<bool, double>>{{true, 0.5}, {true, 0.25}, {false, 0.5}}) {
+    SCOPED_TRACE(std::string(reproject ? "projected gradients and parameters" : "control: gradients only") +
+                 ", unfreeze_rank_ratio " + std::to_string(ratio));
     FixtureRun setup(GetParam());
-    auto options = options_of({{"unfreeze_rank_ratio", 0.5}});
+    auto options = options_of({{"unfreeze_rank_ratio", ratio}});
     auto osft = method::osft_create(options);
     auto& method = dynamic_cast<method::Osft&>(*osft);
     method.attach(*setup.model);
@@ -67,8 +77,9 @@ TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
     for (const auto& [name, f] : frozen) {
       const auto delta = setup.model->linear_layer(name)->weight_out_in().detach() - before.at(name);
       ASSERT_GT(frobenius(delta), 0) << name << " did not train";
-      const double columns = frobenius(torch::matmul(f.U.t(), delta)) / frobenius(delta);
-      const double rows = frobenius(torch::matmul(delta, f.V)) / frobenius(delta);
+      const auto [U, V] = top_singular_vectors(before.at(name), f.s.size(0));
+      const double columns = frobenius(torch::matmul(U.t(), delta)) / frobenius(delta);
+      const double rows = frobenius(torch::matmul(delta, V)) / frobenius(delta);
       worst = std::max({worst, columns, rows});
     }
     if (reproject) {
@@ -125,7 +136,8 @@ TEST_P(MethodsOnFixture, OsftPaperProjectionKeepsTheHighHighBlock) {
   setup.train(method, 5, 1e-2, 0.1);
   for (const auto& [name, f] : method.frozen()) {
     const auto delta = setup.model->linear_layer(name)->weight_out_in().detach() - before.at(name);
-    EXPECT_LT(frobenius(torch::matmul(torch::matmul(f.U.t(), delta), f.V)) / frobenius(delta), 1e-5) << name;
+    const auto [U, V] = top_singular_vectors(before.at(name), f.s.size(0));
+    EXPECT_LT(frobenius(torch::matmul(torch::matmul(U.t(), delta), V)) / frobenius(delta), 1e-5) << name;
   }
 }
 
@@ -142,7 +154,7 @@ TEST_P(MethodsOnFixture, OsftAdaptiveRanksAndStateRoundTrip) {
     const auto R = std::min(layer->options().in_features, layer->options().out_features);
     EXPECT_GE(k, std::max<int64_t>(1, static_cast<int64_t>(std::floor(0.1 * R)))) << name;
     EXPECT_LE(k, std::min<int64_t>(R - 1, static_cast<int64_t>(std::floor(0.8 * R)))) << name;
-    EXPECT_EQ(method.frozen().at(name).U.size(1), k);
+    EXPECT_EQ(method.frozen().at(name).s.size(0), k);
   }
   auto copy_options = options_of({{"rank", std::string("adaptive")}});
   auto copy = method::osft_create(copy_options);
@@ -150,7 +162,13 @@ TEST_P(MethodsOnFixture, OsftAdaptiveRanksAndStateRoundTrip) {
   copy->load_state(method.state());
   const auto& restored = dynamic_cast<method::Osft&>(*copy);
   EXPECT_EQ(restored.ranks(), method.ranks());
-  for (const auto& [name, f] : method.frozen()) EXPECT_TRUE(torch::equal(restored.frozen().at(name).V, f.V)) << name;
+  for (const auto& [name, f] : method.frozen()) {
+    const auto& copied = restored.frozen().at(name);
+    EXPECT_TRUE(torch::equal(copied.left.basis, f.left.basis) && torch::equal(copied.right.basis, f.right.basis) &&
+                torch::equal(copied.top, f.top) && copied.left.complement == f.left.complement &&
+                copied.right.complement == f.right.complement)
+        << name;
+  }
 }
 
 // I(l) is the mean over real tokens of cos(x, W·x) (no bias), both cut to min(in, out) coordinates:
@@ -667,12 +685,75 @@ TEST(OsftSvd, RandomizedTopKMatchesTheFullSvd) {
   auto w = torch::matmul(q1 * spectrum, q2.t());
   method::OsftSettings full, randomized;
   randomized.svd = method::OsftSvd::Randomized;
-  const auto exact = method::osft_top_singular(w, k, full, 1);
-  const auto approx = method::osft_top_singular(w, k, randomized, 1);
+  const auto exact = method::osft_top_singular(w, k, full, {1});
+  const auto approx = method::osft_top_singular(w, k, randomized, {1});
   EXPECT_LT(((approx.s - exact.s).abs() / exact.s).max().item<double>(), 1e-4);
   auto projector = [](const torch::Tensor& U) { return torch::matmul(U, U.t()); };
   EXPECT_LT(frobenius(projector(approx.U) - projector(exact.U)), 1e-3);
   EXPECT_LT(frobenius(projector(approx.V) - projector(exact.V)), 1e-3);
+}
+
+// A matrix [N, M] with singular values 0.9^i and random singular vectors.
+torch::Tensor decaying_spectrum(int64_t N, int64_t M) {
+  const auto R = std::min(N, M);
+  auto [q1, r1] = torch::linalg_qr(torch::randn({N, R}), "reduced");
+  auto [q2, r2] = torch::linalg_qr(torch::randn({M, R}), "reduced");
+  return torch::matmul(q1 * torch::pow(0.9, torch::arange(R, torch::kFloat)), q2.t());
+}
+
+// The exact decomposition (float64 Gram matrix of the short side) against LAPACK's float64 SVD, for
+// tall, wide and square matrices, one at a time and in a batch: singular values to 1e-5 relative,
+// the frozen subspaces to 1e-4, and the short side's complement (both sides' for a square matrix)
+// orthonormal and orthogonal to them.
+TEST(OsftSvd, GramTopKMatchesLapack) {
+  torch::manual_seed(0);
+  for (const auto& [N, M] : std::vector<std::pair<int64_t, int64_t>>{{96, 32}, {32, 96}, {48, 48}}) {
+    SCOPED_TRACE(std::to_string(N) + " x " + std::to_string(M));
+    const int64_t k = 3 * std::min(N, M) / 4;
+    auto batch = torch::stack({decaying_spectrum(N, M), decaying_spectrum(N, M)});
+    const auto top = method::osft_top_singular(batch, k, {}, {1, 2});
+    for (int64_t b = 0; b < 2; ++b) {
+      const auto one = method::osft_top_singular(batch[b], k, {}, {1});
+      EXPECT_TRUE(torch::allclose(one.U, top.U[b]) && torch::allclose(one.V, top.V[b]));
+      auto [U, s, Vh] = torch::linalg_svd(batch[b].to(torch::kDouble), false, {});
+      const auto exact = s.narrow(0, 0, k).to(torch::kFloat);
+      EXPECT_LT(((top.s[b] - exact).abs() / exact).max().item<double>(), 1e-5);
+      const auto projector = [](const torch::Tensor& Q) { return torch::matmul(Q, Q.t()).to(torch::kDouble); };
+      EXPECT_LT(frobenius(projector(top.U[b]) - projector(U.narrow(1, 0, k))), 1e-4);
+      EXPECT_LT(frobenius(projector(top.V[b]) - projector(Vh.narrow(0, 0, k).t())), 1e-4);
+      EXPECT_EQ(top.U_rest.defined(), N <= M);
+      EXPECT_EQ(top.V_rest.defined(), N >= M);
+      for (const auto& [rest, frozen] : {std::pair{top.U_rest, top.U}, std::pair{top.V_rest, top.V}}) {
+        if (!rest.defined()) continue;
+        EXPECT_EQ(rest.size(2), std::min(N, M) - k);
+        EXPECT_LT(frobenius(torch::matmul(rest[b].t(), rest[b]) - torch::eye(rest.size(2))), 1e-5);
+        EXPECT_LT(frobenius(torch::matmul(rest[b].t(), frozen[b])), 1e-5);
+      }
+    }
+  }
+}
+
+// Whichever bases the sides keep (the frozen directions or their complement, by k), the strict
+// projection is (I − U_hU_hᵀ) X (I − V_hV_hᵀ) to float32 rounding, and the frozen part F₀ is
+// U_h diag(s_h) V_hᵀ.
+TEST(OsftSvd, StrictProjectionMatchesTheTextbookFormulaOnEverySide) {
+  torch::manual_seed(1);
+  for (const auto& [N, M] : std::vector<std::pair<int64_t, int64_t>>{{96, 32}, {32, 96}, {48, 48}, {40, 48}}) {
+    for (const double frozen_share : {0.75, 0.5, 0.1}) {
+      const auto k = std::max<int64_t>(1, static_cast<int64_t>(frozen_share * static_cast<double>(std::min(N, M))));
+      SCOPED_TRACE(std::to_string(N) + " x " + std::to_string(M) + ", k " + std::to_string(k));
+      const auto w = decaying_spectrum(N, M);
+      const auto top = method::osft_top_singular(w, k, {}, {1});
+      const auto f = method::osft_frozen(w, top, method::OsftProjection::Strict);
+      const auto& U = top.U;
+      const auto& V = top.V;
+      const auto X = torch::randn({N, M});
+      const auto textbook = torch::matmul(torch::matmul(torch::eye(N) - torch::matmul(U, U.t()), X),
+                                          torch::eye(M) - torch::matmul(V, V.t()));
+      EXPECT_LT(frobenius(method::osft_strict_projection(X, f) - textbook) / frobenius(X), 1e-5);
+      EXPECT_LT(frobenius(f.top - torch::matmul(U * top.s, V.t())) / frobenius(w), 1e-5);
+    }
+  }
 }
 
 // With a randomized SVD (no oversampling, no power iteration: U_h, V_h far from exact singular

@@ -233,10 +233,10 @@ void compare_svd(const BenchOptions& o) {
     method::OsftSettings full, randomized;
     randomized.svd = method::OsftSvd::Randomized;
     auto start = Clock::now();
-    const auto exact = method::osft_top_singular(w, k, full, 1);
+    const auto exact = method::osft_top_singular(w, k, full, {1});
     const double full_seconds = seconds_since(start);
     start = Clock::now();
-    const auto approx = method::osft_top_singular(w, k, randomized, 1);
+    const auto approx = method::osft_top_singular(w, k, randomized, {1});
     const double randomized_seconds = seconds_since(start);
     const double s_error = ((approx.s - exact.s).abs() / exact.s).max().item<double>();
     const double subspace =

@@ -2,8 +2,12 @@
 #include "method/osft.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <set>
+
+#include <ATen/Parallel.h>
 
 #include "compat.h"
 #include "data/shuffle.h"
@@ -14,59 +18,180 @@ namespace retain::method {
 
 namespace {
 
-// The projection of osft.h applied to X [N, M]: with `top` the frozen part is restored to the
-// task-start weight's (parameters), without it the frozen components are removed (gradients).
-// With a = UᵀX, b = XV, c = UᵀXV and, for `top`, the task-start W₀'s own a₀, b₀, c₀ subtracted:
-//   strict: X − U (a − a₀) − ((b − b₀) − U (c − c₀)) Vᵀ  =  F₀ + (I − UUᵀ) X (I − VVᵀ),
-//           F₀ = W₀ − (I − UUᵀ) W₀ (I − VVᵀ) (= U diag(s) Vᵀ for an exact SVD: a₀ = diag(s)Vᵀ,
-//           b₀ = U diag(s), c₀ = diag(s), and then b₀ − U c₀ = 0)
-//   paper:  X − U (c − c₀) Vᵀ
-torch::Tensor project(const torch::Tensor& X, const Osft::Frozen& f, bool strict, bool top) {
-  const bool exact = !f.UtW.defined();
-  auto a = torch::matmul(f.U.t(), X);  // [k, M]
-  auto c = torch::matmul(a, f.V);      // [k, k]
-  if (!strict) {
-    if (top) c = c - (exact ? torch::diag(f.s) : f.UtWV);
-    return X - torch::matmul(torch::matmul(f.U, c), f.V.t());
+// X ← (I − HHᵀ) X or C Cᵀ X for one side, X thin; `small` is a reused buffer.
+void project_columns(torch::Tensor& X, const Osft::Side& side, torch::Tensor& small) {
+  const auto& basis = side.basis;
+  at::mm_out(small, basis.t(), X);
+  if (side.complement) {
+    at::mm_out(X, basis, small);
+  } else {
+    X.addmm_(basis, small, 1, -1);
   }
-  auto b = torch::matmul(X, f.V);  // [N, k]
-  if (top && exact) {
-    a = a - f.s.unsqueeze(1) * f.V.t();
-  } else if (top) {
-    a = a - f.UtW;
-    b = b - f.WV;
-    c = c - f.UtWV;
-  }
-  return X - torch::matmul(f.U, a) - torch::matmul(b - torch::matmul(f.U, c), f.V.t());
 }
 
-// Applies `project` to a weight or gradient stored [N, M] or, for GPT-2's Conv1D, [M, N].
-void project_in_place(torch::Tensor& stored, bool fan_in_fan_out, const Osft::Frozen& f, bool strict, bool top) {
-  auto view = fan_in_fan_out ? stored.t() : stored;
-  view.copy_(project(view.to(torch::kFloat), f, strict, top));
+// The strict projection P(X) = (I − U_hU_hᵀ) X (I − V_hV_hᵀ) of X [N, M] written into `out`
+// (which may be X itself), plus `base` when defined: out = base + P(X). `thin` and `small` are
+// buffers kept from one call to the next.
+void strict_project(const torch::Tensor& X, const Osft::Frozen& f, const torch::Tensor& base, torch::Tensor& out,
+                    torch::Tensor& thin, torch::Tensor& small) {
+  const auto finish = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    if (base.defined()) {
+      at::addmm_out(out, base, a, b);
+    } else {
+      at::mm_out(out, a, b);
+    }
+  };
+  if (f.right.complement) {  // reduce to X·C_V [N, ·], project its columns, expand
+    at::mm_out(thin, X, f.right.basis);
+    project_columns(thin, f.left, small);
+    finish(thin, f.right.basis.t());
+  } else if (f.left.complement) {  // reduce to C_Uᵀ·X [·, M], project its rows, expand
+    at::mm_out(thin, f.left.basis.t(), X);
+    auto rows = thin.t();
+    project_columns(rows, f.right, small);
+    finish(f.left.basis, rows.t());
+  } else {  // both sides keep the frozen directions (small k)
+    auto Y = X.clone();
+    auto scratch = torch::empty({0}, X.options());
+    project_columns(Y, f.left, scratch);
+    auto rows = Y.t();
+    scratch = torch::empty({0}, X.options());
+    project_columns(rows, f.right, scratch);
+    if (base.defined()) Y.add_(base);
+    out.copy_(Y);
+  }
+}
+
+// The paper's projection X − U_h (U_hᵀXV_h − c₀) V_hᵀ, c₀ = U_hᵀW₀V_h for the weight, 0 for a gradient.
+torch::Tensor paper_project(const torch::Tensor& X, const Osft::Frozen& f, bool weight) {
+  const auto& U = f.left.basis;
+  const auto& V = f.right.basis;
+  auto c = torch::matmul(torch::matmul(U.t(), X), V);
+  if (weight) c = c - f.top;
+  return X - torch::matmul(torch::matmul(U, c), V.t());
+}
+
+// One side's basis: the frozen directions `top` [L, k], or their complement when it is smaller
+// (`rest` if the decomposition gave it, else from a complete QR of `top`).
+Osft::Side side_of(const torch::Tensor& top, const torch::Tensor& rest) {
+  const auto L = top.size(0), k = top.size(1);
+  if (L - k >= k) return {top.contiguous(), false};
+  if (rest.defined()) return {rest.contiguous(), true};
+  auto q = std::get<0>(torch::linalg_qr(top.to(torch::kDouble), "complete"));
+  return {q.narrow(1, k, L - k).to(top.scalar_type()).contiguous(), true};
+}
+
+// Exact top-k triplets of a batch w [B, N, M] through the float64 Gram matrix of its short side.
+OsftTriplets gram_top_singular(const torch::Tensor& w, int64_t k) {
+  const bool tall = w.size(-2) >= w.size(-1);
+  auto w64 = w.to(torch::kDouble);
+  auto short_major = tall ? w64 : w64.transpose(-2, -1);  // [B, L, R]
+  auto [values, vectors] = torch::linalg_eigh(torch::matmul(short_major.transpose(-2, -1), short_major), "L");
+  values = values.flip(-1);
+  vectors = vectors.flip(-1);  // descending
+  const auto R = vectors.size(-1);
+  auto s = values.narrow(-1, 0, k).clamp_min(0).sqrt();
+  auto short_top = vectors.narrow(-1, 0, k);
+  auto short_rest = vectors.narrow(-1, k, R - k);
+  auto long_top = torch::matmul(short_major, short_top);
+  // W·v/s is orthonormal while s is well above the rounding of W·v; a (near-)zero s among the top
+  // k leaves that direction arbitrary, and a QR then gives an orthonormal basis of the same span.
+  const double floor = 1e-6 * s.select(-1, 0).max().item<double>();
+  if (s.select(-1, k - 1).min().item<double>() > floor) {
+    long_top = long_top / s.unsqueeze(-2);
+  } else {
+    long_top = std::get<0>(torch::linalg_qr(long_top, "reduced"));
+  }
+  // A square matrix's long side is as short: its complement is W·v/s of the remaining pairs, where
+  // those s are well above rounding (else side_of falls back to a QR of the frozen directions).
+  torch::Tensor long_rest;
+  if (short_major.size(-2) == R) {
+    auto s_rest = values.narrow(-1, k, R - k).clamp_min(0).sqrt();
+    if (s_rest.min().item<double>() > floor) long_rest = torch::matmul(short_major, short_rest) / s_rest.unsqueeze(-2);
+  }
+  const auto f32 = [](const torch::Tensor& t) { return t.defined() ? t.to(torch::kFloat).contiguous() : t; };
+  OsftTriplets t;
+  t.s = f32(s);
+  t.U = f32(tall ? long_top : short_top);
+  t.V = f32(tall ? short_top : long_top);
+  t.U_rest = f32(tall ? long_rest : short_rest);
+  t.V_rest = f32(tall ? short_rest : long_rest);
+  return t;
 }
 
 }  // namespace
 
-Osft::Frozen osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSettings& settings, uint64_t seed) {
+OsftTriplets osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSettings& settings,
+                               const std::vector<uint64_t>& seeds) {
   torch::NoGradGuard no_grad;
-  auto w32 = w.to(torch::kFloat);
-  torch::Tensor U, s, Vh;
-  if (settings.svd == OsftSvd::Randomized) {
-    std::tie(U, s, Vh) = compat::svd_lowrank(w32, k, settings.oversample, settings.power_iterations, seed);
+  const bool batched = w.dim() == 3;
+  auto w3 = batched ? w : w.unsqueeze(0);
+  OsftTriplets t;
+  if (settings.svd == OsftSvd::Full) {
+    t = gram_top_singular(w3, k);
   } else {
-    std::tie(U, s, Vh) = compat::svd_thin(w32);
+    std::vector<torch::Tensor> U, s, V;
+    for (int64_t i = 0; i < w3.size(0); ++i) {
+      auto [u, sv, vh] = compat::svd_lowrank(w3[i].to(torch::kFloat), k, settings.oversample, settings.power_iterations,
+                                             seeds.at(static_cast<size_t>(i)));
+      U.push_back(u);
+      s.push_back(sv);
+      V.push_back(vh.t());
+    }
+    t.U = torch::stack(U).contiguous();
+    t.s = torch::stack(s).contiguous();
+    t.V = torch::stack(V).contiguous();
   }
+  if (!batched) {
+    for (auto* tensor : {&t.U, &t.s, &t.V, &t.U_rest, &t.V_rest}) {
+      if (tensor->defined()) *tensor = tensor->squeeze(0);
+    }
+  }
+  return t;
+}
+
+Osft::Frozen osft_frozen(const torch::Tensor& w0, const OsftTriplets& top, OsftProjection projection) {
+  torch::NoGradGuard no_grad;
   Osft::Frozen f;
-  f.U = U.narrow(1, 0, k).contiguous();
-  f.s = s.narrow(0, 0, k).contiguous();
-  f.V = Vh.narrow(0, 0, k).t().contiguous();
-  if (settings.svd == OsftSvd::Randomized) {
-    f.UtW = torch::matmul(f.U.t(), w32);
-    f.WV = torch::matmul(w32, f.V);
-    f.UtWV = torch::matmul(f.UtW, f.V);
+  f.s = top.s;
+  auto w32 = w0.to(torch::kFloat);
+  if (projection == OsftProjection::Paper) {
+    f.left = {top.U, false};
+    f.right = {top.V, false};
+    f.top = torch::matmul(torch::matmul(top.U.t(), w32), top.V);
+    return f;
   }
+  f.left = side_of(top.U, top.U_rest);
+  f.right = side_of(top.V, top.V_rest);
+  // F₀ = W₀ − P(W₀), so that F₀ + P(W₀) is W₀ and the first re-projection leaves it as it was.
+  f.top = w32 - osft_strict_projection(w32, f);
   return f;
+}
+
+torch::Tensor osft_strict_projection(const torch::Tensor& X, const Osft::Frozen& f) {
+  torch::NoGradGuard no_grad;
+  auto out = torch::empty_like(X);
+  auto thin = torch::empty({0}, X.options()), small = torch::empty({0}, X.options());
+  strict_project(X, f, {}, out, thin, small);
+  return out;
+}
+
+void Osft::project(nn::Linear& layer, const Frozen& f, Workspace& work, bool weight) const {
+  auto& stored = weight ? layer->weight : layer->weight.mutable_grad();
+  auto view = layer->options().fan_in_fan_out ? stored.t() : stored;
+  if (settings_.projection == OsftProjection::Paper) {
+    view.copy_(paper_project(view.to(torch::kFloat), f, weight));
+    return;
+  }
+  // A float32 weight or gradient is projected where it lies; any other is projected in float32.
+  const bool direct = view.scalar_type() == torch::kFloat;
+  auto X = direct ? view : view.to(torch::kFloat);
+  if (!work.thin.defined()) {
+    work.thin = torch::empty({0}, X.options());
+    work.small = torch::empty({0}, X.options());
+  }
+  strict_project(X, f, weight ? f.top : torch::Tensor(), X, work.thin, work.small);
+  if (!direct) view.copy_(X);
 }
 
 void Osft::attach(model::Model& model) {
@@ -133,37 +258,75 @@ std::map<std::string, int64_t> Osft::adaptive_ranks(model::Model& model, const T
 void Osft::begin_task(model::Model& model, const TaskContext& task) {
   if (settings_.rank == OsftRank::Adaptive && ranks_.empty()) ranks_ = adaptive_ranks(model, task);
   frozen_.clear();
-  for (auto& [layer_name, layer] : layers_) {
-    const auto R = std::min(layer->options().in_features, layer->options().out_features);
+  workspace_.clear();
+  // Matrices of one shape and rank are decomposed together, in batches of a fixed size on the CPU
+  // (the same batches whatever the thread count, so the factors are too), the whole group on a GPU.
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    auto& layer = layers_[i].second;
+    const auto N = layer->options().out_features, M = layer->options().in_features;
+    const auto R = std::min(N, M);
     int64_t k = 0;
     if (settings_.rank == OsftRank::Adaptive) {
-      k = ranks_.at(layer_name);
+      k = ranks_.at(layers_[i].first);
     } else {
       k = std::clamp<int64_t>(
           static_cast<int64_t>(std::floor((1 - settings_.unfreeze_rank_ratio) * static_cast<double>(R))), 1, R - 1);
-      ranks_[layer_name] = k;
+      ranks_[layers_[i].first] = k;
     }
-    const auto seed = data::derive_seed(task.seed, "osft task " + std::to_string(task.index) + " " + layer_name);
-    frozen_[layer_name] = osft_top_singular(layer->weight_out_in(), k, settings_, seed);
+    groups[{N, M, k}].push_back(i);
   }
+  const bool cpu = layers_.front().second->weight.device().is_cpu();
+  std::vector<std::pair<int64_t, std::vector<size_t>>> jobs;  // k, layers
+  for (const auto& [key, members] : groups) {
+    const size_t batch = cpu ? 4 : members.size();
+    for (size_t start = 0; start < members.size(); start += batch) {
+      jobs.emplace_back(
+          std::get<2>(key),
+          std::vector<size_t>(members.begin() + static_cast<std::ptrdiff_t>(start),
+                              members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), start + batch))));
+    }
+  }
+  std::vector<Frozen> frozen(layers_.size());
+  const auto run = [&](const std::pair<int64_t, std::vector<size_t>>& job) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> weights;
+    std::vector<uint64_t> seeds;
+    for (const auto i : job.second) {
+      weights.push_back(layers_[i].second->weight_out_in().detach());
+      seeds.push_back(data::derive_seed(task.seed, "osft task " + std::to_string(task.index) + " " + layers_[i].first));
+    }
+    const auto top = osft_top_singular(torch::stack(weights), job.first, settings_, seeds);
+    for (size_t j = 0; j < job.second.size(); ++j) {
+      const auto index = static_cast<int64_t>(j);
+      const auto pick = [&](const torch::Tensor& t) { return t.defined() ? t[index] : t; };
+      frozen[job.second[j]] =
+          osft_frozen(weights[j], {pick(top.U), pick(top.s), pick(top.V), pick(top.U_rest), pick(top.V_rest)},
+                      settings_.projection);
+    }
+  };
+  if (cpu) {  // LAPACK runs single-threaded here: one batch per thread, taken in turn
+    std::atomic<size_t> next{0};
+    at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
+      for (size_t j = next++; j < jobs.size(); j = next++) run(jobs[j]);
+    });
+  } else {
+    for (const auto& job : jobs) run(job);
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) frozen_[layers_[i].first] = std::move(frozen[i]);
 }
 
 void Osft::before_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
-  const bool strict = settings_.projection == OsftProjection::Strict;
   for (auto& [layer_name, layer] : layers_) {
-    auto& grad = layer->weight.mutable_grad();
-    if (!grad.defined()) continue;
-    project_in_place(grad, layer->options().fan_in_fan_out, frozen_.at(layer_name), strict, false);
+    if (!layer->weight.grad().defined()) continue;
+    project(layer, frozen_.at(layer_name), workspace_[layer_name], false);
   }
 }
 
 void Osft::after_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
-  const bool strict = settings_.projection == OsftProjection::Strict;
-  for (auto& [layer_name, layer] : layers_) {
-    project_in_place(layer->weight, layer->options().fan_in_fan_out, frozen_.at(layer_name), strict, true);
-  }
+  for (auto& [layer_name, layer] : layers_) project(layer, frozen_.at(layer_name), workspace_[layer_name], true);
 }
 
 void Osft::end_task(model::Model& model, const TaskContext& task) {
@@ -173,39 +336,38 @@ void Osft::end_task(model::Model& model, const TaskContext& task) {
 
 MethodState Osft::state() const {
   MethodState state;
+  std::map<std::string, std::array<bool, 2>> complements;
   for (const auto& [layer_name, f] : frozen_) {
-    state.tensors["U/" + layer_name] = f.U.cpu().contiguous();
     state.tensors["s/" + layer_name] = f.s.cpu().contiguous();
-    state.tensors["V/" + layer_name] = f.V.cpu().contiguous();
-    if (f.UtW.defined()) {
-      state.tensors["UtW/" + layer_name] = f.UtW.cpu().contiguous();
-      state.tensors["WV/" + layer_name] = f.WV.cpu().contiguous();
-      state.tensors["UtWV/" + layer_name] = f.UtWV.cpu().contiguous();
-    }
+    state.tensors["left/" + layer_name] = f.left.basis.cpu().contiguous();
+    state.tensors["right/" + layer_name] = f.right.basis.cpu().contiguous();
+    state.tensors["top/" + layer_name] = f.top.cpu().contiguous();
+    complements[layer_name] = {f.left.complement, f.right.complement};
   }
   state.meta["ranks"] = ranks_;
+  state.meta["complements"] = complements;
   return state;
 }
 
 void Osft::load_state(const MethodState& state) {
   frozen_.clear();
+  workspace_.clear();
   ranks_ = state.meta.value("ranks", std::map<std::string, int64_t>{});
+  const auto complements = state.meta.value("complements", std::map<std::string, std::array<bool, 2>>{});
   for (auto& [layer_name, layer] : layers_) {
-    auto U = state.tensors.find("U/" + layer_name);
-    if (U == state.tensors.end()) continue;
+    if (state.tensors.count("s/" + layer_name) == 0) continue;
     const auto device = layer->weight.device();
     const auto tensor = [&](const std::string& key) {
       return state.tensors.at(key + "/" + layer_name).to(device).clone();
     };
+    const auto sides = complements.find(layer_name);
+    if (sides == complements.end())
+      fail("method", "osft: the state has factors of '", layer_name, "' but no 'complements' entry");
     auto& f = frozen_[layer_name];
-    f.U = U->second.to(device).clone();
     f.s = tensor("s");
-    f.V = tensor("V");
-    if (state.tensors.count("UtW/" + layer_name) != 0) {
-      f.UtW = tensor("UtW");
-      f.WV = tensor("WV");
-      f.UtWV = tensor("UtWV");
-    }
+    f.left = {tensor("left"), sides->second[0]};
+    f.right = {tensor("right"), sides->second[1]};
+    f.top = tensor("top");
   }
 }
 
