@@ -305,7 +305,7 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
                       settings_.projection);
     }
   };
-  if (cpu) {  // LAPACK runs single-threaded here: one batch per thread, taken in turn
+  if (cpu) {  // one batch per thread, taken in turn (LAPACK gains little from a second thread on these sizes)
     std::atomic<size_t> next{0};
     at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
       for (size_t j = next++; j < jobs.size(); j = next++) run(jobs[j]);
