@@ -70,7 +70,13 @@ BpeModel::BpeModel(BpeConfig config, const std::string& file)
   }
   id_to_token_.resize(static_cast<size_t>(max_id + 1));
   has_token_.assign(static_cast<size_t>(max_id + 1), false);
-  for (auto& [token, id] : vocab_) {
+  // In the file's order, so that the error names the same two tokens every time.
+  for (const auto& [token, id] : config.vocab) {
+    if (vocab_.at(token) != id) continue;  // a key the file repeats: its last value counts
+    if (has_token_[static_cast<size_t>(id)] && id_to_token_[static_cast<size_t>(id)] != token) {
+      fail("tokenizer", file, ": tokens '", id_to_token_[static_cast<size_t>(id)], "' and '", token, "' both have id ",
+           id);
+    }
     id_to_token_[static_cast<size_t>(id)] = token;
     has_token_[static_cast<size_t>(id)] = true;
   }

@@ -335,6 +335,8 @@ TEST(Refused, MalformedFiles) {
   retain::test::expect_error_with([&] { Tokenizer::load(path); }, "", {path + ": not valid JSON"});
   expect_refused({{"model", bpe({"a", "b"}, {"a b"})}}, {"merge 0", "'ab'"});
   expect_refused({{"model", bpe({"a"}, {})}, {"added_tokens", {{{"id", 1}}}}}, {"added_tokens[0]", "'content'"});
+  json same_id = {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"c", 1}}}, {"merges", json::array()}};
+  expect_refused({{"model", same_id}}, {"tokens 'b' and 'c' both have id 1"});
   fs::create_directories(test_dir() / "empty");
   EXPECT_THROW(Tokenizer::load((test_dir() / "empty").string()), retain::Error);  // no tokenizer.json in it
   EXPECT_THROW(Tokenizer::load((test_dir() / "missing.json").string()), retain::Error);
