@@ -83,13 +83,78 @@ TEST(HfConfig, UnknownModelTypeAndHeadAreRefusedByName) {
 }
 
 TEST(HfConfig, ImpossibleHeadCountsAreRefusedNotCrashed) {
-  for (const char* heads : {R"("num_attention_heads":0)", R"("num_attention_heads":4,"num_key_value_heads":3)"}) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"("num_attention_heads":0)", "'num_attention_heads'"},
+      {R"("num_attention_heads":-2)", "'num_attention_heads'"},
+      {R"("num_attention_heads":4,"num_key_value_heads":3)", "num_key_value_heads"}};
+  for (const auto& [heads, blamed] : cases) {
     auto config = HfConfig::parse(std::string(R"({"model_type":"llama","vocab_size":8,"hidden_size":8,)") +
                                       R"("intermediate_size":8,"num_hidden_layers":1,)" + heads + "}",
                                   "h/config.json");
     auto message = error_of([&] { retain::model::model_create(config, torch::TensorOptions()); });
-    EXPECT_NE(message.find("num_key_value_heads"), std::string::npos) << message;
+    EXPECT_NE(message.find(blamed), std::string::npos) << message;
   }
+}
+
+// Every size, count, epsilon and rope number a fixture's config.json holds, set to 0 and to -1, is
+// refused with the file and the key (before: negative rms_norm_eps, max_position_embeddings 0,
+// rope_theta 0 and a rope factor of -1 built a model).
+TEST(HfConfig, ValuesThatCannotBeRightAreRefusedOnEveryFixture) {
+  const char* keys[] = {"vocab_size",
+                        "hidden_size",
+                        "n_embd",
+                        "d_model",
+                        "intermediate_size",
+                        "n_inner",
+                        "d_ff",
+                        "num_hidden_layers",
+                        "n_layer",
+                        "num_layers",
+                        "num_decoder_layers",
+                        "num_attention_heads",
+                        "n_head",
+                        "num_heads",
+                        "num_key_value_heads",
+                        "head_dim",
+                        "d_kv",
+                        "max_position_embeddings",
+                        "n_positions",
+                        "num_channels",
+                        "rms_norm_eps",
+                        "layer_norm_epsilon",
+                        "layer_norm_eps",
+                        "rope_theta",
+                        "relative_attention_num_buckets",
+                        "relative_attention_max_distance"};
+  int refused = 0;
+  for (const auto& name : retain::test::model_fixtures()) {
+    const auto original = HfConfig::read(retain::test::fixture_path(name) + "/config.json").json();
+    auto expect_refused = [&](const nlohmann::json& json, const std::string& key) {
+      const auto path = name + "/config.json";
+      auto message = error_of([&] { retain::model::model_create(HfConfig::parse(json.dump(), path), {}); });
+      EXPECT_EQ(message.rfind("[config] " + path, 0), 0u) << name << " " << key << ": " << message;
+      EXPECT_NE(message.find(key), std::string::npos) << name << " " << key << ": " << message;
+      ++refused;
+    };
+    for (const char* key : keys) {
+      if (!original.contains(key) || !original[key].is_number()) continue;
+      for (double bad : {0.0, -1.0}) {
+        auto json = original;
+        json[key] = bad;
+        expect_refused(json, key);
+      }
+    }
+    for (const char* group : {"rope_parameters", "rope_scaling"}) {
+      if (!original.contains(group) || !original[group].is_object()) continue;
+      for (const auto& [key, value] : original[group].items()) {
+        if (!value.is_number()) continue;
+        auto json = original;
+        json[group][key] = -1.0;
+        expect_refused(json, std::string(group) + "." + key);
+      }
+    }
+  }
+  EXPECT_GT(refused, 0) << "no fixture has any of the keys";
 }
 
 // Rewrites every fixture whose config uses the transformers-5 layout ("rope_parameters") into the

@@ -287,10 +287,10 @@ void add_bench_methods(CLI::App& bench, std::function<int()>& run_if_parsed) {
   methods->add_option("--init", o->init_config, "a config.json to build a freshly initialised model from");
   methods->add_option("--methods", o->methods,
                       "comma-separated method names, measured in this order (list seqft first for the x SeqFT column)");
-  methods->add_option("--batch", o->batch, "sequences per step")->check(CLI::PositiveNumber);
-  methods->add_option("--length", o->length, "tokens per sequence")->check(CLI::PositiveNumber);
-  methods->add_option("--steps", o->steps, "timed steps per method")->check(CLI::PositiveNumber);
-  methods->add_option("--warmup", o->warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  methods->add_option("--batch", o->batch, "sequences per step")->check(whole_number_at_least(1));
+  methods->add_option("--length", o->length, "tokens per sequence")->check(whole_number_at_least(1));
+  methods->add_option("--steps", o->steps, "timed steps per method")->check(whole_number_at_least(1));
+  methods->add_option("--warmup", o->warmup, "untimed steps first")->check(whole_number_at_least(0));
   methods->add_option("--profile", o->profile_dir,
                       "profile one more step per method into DIR/<method>.trace.json (Chrome trace) and print "
                       "the operators by self time");

@@ -98,7 +98,7 @@ Command add_bench(CLI::App& app) {
                    "UTF-8 text, one document per line (scripts/bench-text.sh FILE writes a few MB of it)")
       ->required();
   tokenize->add_option("--seconds", options->seconds, "how long to run after the first pass")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_at_least(0));
   std::function<int()> methods;
   add_bench_methods(*bench, methods);
   return {bench, [options, tokenize, methods] {

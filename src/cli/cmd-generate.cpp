@@ -1,5 +1,6 @@
 // retain generate MODEL_DIR (--prompt TEXT | --prompt-ids 1,2,3): greedy generation with the KV
 // cache, optionally with a PEFT adapter on top.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -83,6 +84,19 @@ int run_generate(const Options& o) {
     for (int32_t id : tokenizer->encode(o.prompt, true)) ids.push_back(id);
   }
   if (ids.empty()) fail("generate", "the prompt encodes to no tokens");
+  const int64_t vocab = model->config().get_int("vocab_size", 0);
+  for (int64_t id : ids) {
+    if (vocab > 0 && (id < 0 || id >= vocab)) {
+      fail("generate", "prompt token id ", id, " is outside the vocabulary of ", model->config().path(), " (0..",
+           vocab - 1, ")");
+    }
+  }
+  const int64_t positions = model->max_positions();
+  if (positions > 0 && o.max_new_tokens > positions - static_cast<int64_t>(ids.size())) {
+    fail("generate", "--max-new-tokens ", o.max_new_tokens, ": the prompt's ", ids.size(),
+         " tokens and the new ones would pass the ", positions, " positions of ", model->config().path(), " (at most ",
+         std::max<int64_t>(0, positions - static_cast<int64_t>(ids.size())), " new tokens)");
+  }
 
   model::GenerateOptions options;
   options.max_new_tokens = o.max_new_tokens;
@@ -114,7 +128,7 @@ Command add_generate(CLI::App& app) {
   sub->add_option("--tokenizer", o->tokenizer, "tokenizer.json or folder (default: MODEL_DIR)");
   sub->add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   sub->add_option("--adapter", o->adapter, "a PEFT LoRA adapter folder to apply");
   sub->add_option("--dtype", o->dtype, "float32 or bfloat16")->capture_default_str();
   sub->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();

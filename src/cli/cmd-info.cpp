@@ -1,5 +1,5 @@
 // retain info MODEL_DIR: what a Hugging Face model folder holds, read from config.json and the
-// safetensors headers (the weights are mapped, not read or copied).
+// safetensors headers (the weights are mapped, not read or copied), and whether it would load.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "io/gguf.h"
 #include "io/hf-config.h"
 #include "io/safetensors.h"
+#include "model/checkpoint.h"
 #include "model/gguf-model.h"
 #include "model/registry.h"
 
@@ -52,9 +53,8 @@ struct TensorSummary {
   bool has_lm_head = false;
 };
 
-TensorSummary safetensors_summary(const std::string& dir) {
+TensorSummary safetensors_summary(const io::TensorMap& tensors) {
   TensorSummary s;
-  auto tensors = io::checkpoint_load(dir);
   for (const auto& [name, tensor] : tensors) {
     s.parameters += tensor.numel();
     std::ostringstream dtype;
@@ -97,7 +97,19 @@ nlohmann::json model_info(const std::string& dir) {
     info["rope"] = {{"type", rope.type}, {"theta", rope.theta}};
     if (rope.type != "default") info["rope"]["factor"] = rope.factor;
   }
-  const TensorSummary summary = gguf ? gguf_summary(*gguf) : safetensors_summary(dir);
+  TensorSummary summary;
+  if (gguf) {
+    summary = gguf_summary(*gguf);
+  } else {
+    const auto tensors = io::checkpoint_load(dir);
+    summary = safetensors_summary(tensors);
+    // What loading would refuse (a missing, extra or misshapen tensor; a config value that cannot be
+    // right), found without reading the weights: the model is built on the meta device.
+    if (info["supported"].get<bool>()) {
+      auto model = model::model_create(config, torch::TensorOptions().device(torch::kMeta));
+      model::model_tensors_check(*model, tensors, dir);
+    }
+  }
   info["parameters"] = summary.parameters;
   info["tensors"] = summary.tensors;
   info["dtypes"] = summary.by_dtype;

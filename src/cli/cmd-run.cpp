@@ -1,9 +1,8 @@
 // retain run STREAM.toml [--set key=value]... | retain run --resume RUN_DIR: a continual-learning run
-// (src/train/trainer.h), and its report on stdout when it finishes.
+// (src/train/trainer.h); when it finishes, one line on stdout with its metrics and where the report is.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +10,8 @@
 #include "config/stream-config.h"
 #include "dist/comm.h"
 #include "error.h"
+#include "eval/metrics.h"
+#include "eval/run-result.h"
 #include "train/trainer.h"
 
 namespace retain::cli {
@@ -22,6 +23,24 @@ struct Options {
   std::vector<std::string> overrides;
   bool force = false;
 };
+
+std::string number_or_dash(const std::optional<double>& value) {
+  if (!value) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", *value);
+  return text;
+}
+
+// "runs/x: 4 tasks, AA 41.20, BWT -3.10, FWT 0.50, forgetting 4.00; report runs/x/report.md".
+std::string summary_line(const eval::RunResult& result, const std::string& dir) {
+  const auto metrics = eval::metrics_compute(result);
+  std::string line = dir + ": " + std::to_string(metrics.completed_tasks) + " tasks, AA " +
+                     number_or_dash(metrics.average_accuracy) + ", BWT " + number_or_dash(metrics.bwt) + ", FWT " +
+                     number_or_dash(metrics.fwt) + ", forgetting " + number_or_dash(metrics.forgetting);
+  if (metrics.class_incremental) line += ", last accuracy " + number_or_dash(metrics.last_accuracy);
+  if (metrics.perplexity_drift) line += ", general-text perplexity drift " + number_or_dash(metrics.perplexity_drift);
+  return line + "; report " + (std::filesystem::path(dir) / "report.md").string();
+}
 
 }  // namespace
 
@@ -54,9 +73,9 @@ Command add_run(CLI::App& app) {
               run.force = options->force;
             }
             const auto dir = train::run_stream(config, run);
-            if (dist::launch_env().rank == 0) {  // data-parallel ranks: the report once
-              std::ifstream report(fs::path(dir) / "report.md");
-              std::cout << report.rdbuf();
+            if (dist::launch_env().rank == 0) {  // data-parallel ranks: the line once
+              const auto result = eval::run_result_read((fs::path(dir) / eval::kMatrixFile).string());
+              std::printf("%s\n", summary_line(result, dir).c_str());
             }
             return 0;
           }};

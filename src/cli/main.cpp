@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "cli/commands.h"
@@ -21,6 +22,20 @@ int main(int argc, char** argv) {
       [](const CLI::App*, const CLI::Error& e) { return std::string("error: [cli] ") + e.what() + " (see --help)\n"; });
   app.set_version_flag("--version", std::string("retain 0.1 (libtorch ") + TORCH_VERSION + ")");
   std::vector<retain::cli::Command> commands = retain::cli::all_commands(app);
+  // A first word that names no command (CLI11 would say "A subcommand is required").
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto& command : commands) {
+      known = known || command.app->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + command.app->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "error: [cli] '%s' is not a retain command (commands: %s; see --help)\n", argv[1],
+                   names.c_str());
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -410,7 +410,8 @@ TrainConfig train_read(const Section& section) {
   section.require("warmup_ratio", train.warmup_ratio >= 0 && train.warmup_ratio < 1, "in [0, 1)", train.warmup_ratio);
   section.require("clip_norm", train.clip_norm >= 0 && std::isfinite(train.clip_norm), "a number >= 0 (0 = off)",
                   train.clip_norm);
-  section.require("max_length", train.max_length >= 1, "1 or more", train.max_length);
+  section.require("max_length", train.max_length >= 2, "2 or more (a language model learns from the second token on)",
+                  train.max_length);
   section.require("checkpoint_every", train.checkpoint_every >= 0, "0 or more", train.checkpoint_every);
   section.require("log_every", train.log_every >= 1, "1 or more", train.log_every);
   section.require("zero", train.zero == 0 || train.zero == 1, "0 or 1 (ZeRO stage)", train.zero);

@@ -1,5 +1,6 @@
 #include "io/hf-config.h"
 
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -83,6 +84,24 @@ std::string HfConfig::get_string(const std::string& key, const std::string& fall
   return has(key) ? get_string(key) : fallback;
 }
 
+int64_t HfConfig::get_positive_int(const std::string& key) const {
+  const int64_t value = get_int(key);
+  if (value <= 0) fail("config", path_, ": field '", key, "' must be positive, got ", value);
+  return value;
+}
+
+int64_t HfConfig::get_positive_int(const std::string& key, int64_t fallback) const {
+  return has(key) ? get_positive_int(key) : fallback;
+}
+
+double HfConfig::get_positive_double(const std::string& key, double fallback) const {
+  if (!has(key)) return fallback;
+  const double value = get_double(key);
+  if (!(value > 0) || !std::isfinite(value))
+    fail("config", path_, ": field '", key, "' must be positive, got ", at(key).dump());
+  return value;
+}
+
 std::vector<int64_t> HfConfig::get_int_list(const std::string& key) const {
   if (!has(key)) return {};
   const auto& value = at(key);
@@ -108,7 +127,7 @@ RopeConfig HfConfig::rope() const {
     params = &at("rope_parameters");
     where = "rope_parameters";
   } else {
-    rope.theta = get_double("rope_theta", rope.theta);
+    rope.theta = get_positive_double("rope_theta", rope.theta);
     if (has("rope_scaling")) {
       params = &at("rope_scaling");
       where = "rope_scaling";
@@ -124,7 +143,11 @@ RopeConfig HfConfig::rope() const {
       return fallback;
     }
     if (!it->is_number()) fail("config", path_, ": field '", where, ".", key, "' must be a number, got ", it->dump());
-    return it->get<double>();
+    const double value = it->get<double>();
+    if (!(value > 0) || !std::isfinite(value)) {
+      fail("config", path_, ": field '", where, ".", key, "' must be positive, got ", it->dump());
+    }
+    return value;
   };
   for (const auto& [key, value] : params->items()) {
     if (value.is_object()) {

@@ -48,6 +48,11 @@ class HfConfig {
   double get_double(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
+  // Sizes, counts and scales that cannot be zero or negative: as above, and a value <= 0 (or not
+  // finite) is an error naming the file, the key and the value.
+  int64_t get_positive_int(const std::string& key) const;
+  int64_t get_positive_int(const std::string& key, int64_t fallback) const;
+  double get_positive_double(const std::string& key, double fallback) const;
   // An int or a list of ints ("eos_token_id": 2 or [128001, 128009]); empty when absent.
   std::vector<int64_t> get_int_list(const std::string& key) const;
 

@@ -72,22 +72,19 @@ std::shared_ptr<Model> model_load(const std::string& dir, const LoadOptions& opt
   return model;
 }
 
-void model_load_state(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
-  auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
+void model_tensors_check(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
+  const auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
   std::set<std::string> used;
-  torch::NoGradGuard no_grad;
-  for (auto& item : model.named_parameters()) {
+  for (const auto& item : model.named_parameters()) {
     const auto& name = item.key();
     auto it = tensors.find(name);
     if (it == tensors.end()) {
       fail("model", source, ": checkpoint has no tensor '", name, "' (model_type '", model.config().model_type(), "')");
     }
-    auto& param = item.value();
-    if (it->second.sizes() != param.sizes()) {
+    if (it->second.sizes() != item.value().sizes()) {
       fail("model", source, ": tensor '", name, "' has shape ", shape_text(it->second.sizes()), " but ",
-           model.config().path(), " implies ", shape_text(param.sizes()));
+           model.config().path(), " implies ", shape_text(item.value().sizes()));
     }
-    param.copy_(it->second);
     used.insert(name);
   }
   std::vector<std::string> unexpected;
@@ -103,6 +100,24 @@ void model_load_state(Model& model, const io::TensorMap& checkpoint, const std::
     for (size_t i = 0; i < unexpected.size() && i < 5; ++i) list += (i ? ", '" : "'") + unexpected[i] + "'";
     fail("model", source, ": ", unexpected.size(), " tensor(s) the '", model.config().model_type(),
          "' architecture of ", model.config().path(), " does not have: ", list, unexpected.size() > 5 ? ", ..." : "");
+  }
+}
+
+void model_load_state(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
+  model_tensors_check(model, checkpoint, source);
+  const auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    const auto& name = item.key();
+    const auto& tensor = tensors.at(name);
+    auto& param = item.value();
+    param.copy_(tensor);
+    // A NaN or infinite weight (or one past the range of the model's dtype) would only show later as
+    // NaN logits or a NaN loss.
+    if (!torch::isfinite(param).all().item<bool>()) {
+      fail("model", source, ": tensor '", name, "' holds NaN or infinite values",
+           tensor.scalar_type() != param.scalar_type() ? " (in the model's dtype)" : "");
+    }
   }
 }
 

@@ -20,9 +20,12 @@ struct LoadOptions {
 // Reads DIR/config.json, builds the architecture and loads the weights.
 std::shared_ptr<Model> model_load(const std::string& dir, const LoadOptions& options = {});
 
-// Copies `tensors` (HF names) into the model. Every parameter must be there with its exact shape;
-// a tensor the model does not have is an error unless HF drops it too (tied copies, buffers).
-// `source` names the checkpoint in errors.
+// Checks that `tensors` (HF names) are the model's parameters: every one there with its exact shape,
+// none the model does not have unless HF drops it too (tied copies, buffers). Reads no tensor data,
+// so `model` may live on the meta device. `source` names the checkpoint in errors.
+void model_tensors_check(Model& model, const io::TensorMap& tensors, const std::string& source);
+
+// Copies `tensors` into the model after model_tensors_check; a NaN or infinite value is an error.
 void model_load_state(Model& model, const io::TensorMap& tensors, const std::string& source);
 
 // The model's parameters under their HF names, as contiguous CPU tensors (tied weights once).

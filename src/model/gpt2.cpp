@@ -23,18 +23,18 @@ struct Gpt2Options {
 
 Gpt2Options gpt2_options(const io::HfConfig& c) {
   Gpt2Options o;
-  o.vocab_size = c.get_int("vocab_size");
-  o.n_embd = c.get_int("n_embd");
-  o.n_layer = c.get_int("n_layer");
-  o.n_head = c.get_int("n_head");
-  o.n_positions = c.get_int("n_positions");
-  o.n_inner = c.get_int("n_inner", 4 * o.n_embd);
-  o.layer_norm_epsilon = c.get_double("layer_norm_epsilon", 1e-5);
+  o.vocab_size = c.get_positive_int("vocab_size");
+  o.n_embd = c.get_positive_int("n_embd");
+  o.n_layer = c.get_positive_int("n_layer");
+  o.n_head = c.get_positive_int("n_head");
+  o.n_positions = c.get_positive_int("n_positions");
+  o.n_inner = c.get_positive_int("n_inner", 4 * o.n_embd);
+  o.layer_norm_epsilon = c.get_positive_double("layer_norm_epsilon", 1e-5);
   o.activation = c.get_string("activation_function", "gelu_new");
   o.scale_attn_weights = c.get_bool("scale_attn_weights", true);
   o.scale_attn_by_inverse_layer_idx = c.get_bool("scale_attn_by_inverse_layer_idx", false);
   o.tie_word_embeddings = c.get_bool("tie_word_embeddings", true);
-  if (o.n_head <= 0 || o.n_embd % o.n_head != 0) {
+  if (o.n_embd % o.n_head != 0) {
     c.refuse("n_head", std::to_string(o.n_head), "a positive divisor of n_embd (" + std::to_string(o.n_embd) + ")");
   }
   if (!nn::activation_from_name(o.activation)) {
@@ -150,6 +150,7 @@ class Gpt2LMHeadModel : public CausalLM {
   }
 
   size_t num_layers() const override { return transformer->blocks.size(); }
+  int64_t max_positions() const override { return o_.n_positions; }
   std::string base_model_prefix() const override { return "transformer"; }
   std::vector<std::string> ignored_checkpoint_suffixes() const override {
     // Old GPT-2 checkpoints carry the causal-mask buffers "attn.bias" / "attn.masked_bias".

@@ -17,6 +17,7 @@ namespace {
 struct LlamaOptions {
   int64_t vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, rotary_dim = 0;
+  int64_t max_positions = 0;  // max_position_embeddings; 0 when the config has none
   double rms_norm_eps = 1e-6;
   io::RopeConfig rope;
   std::string hidden_act;
@@ -31,18 +32,19 @@ struct LlamaOptions {
 LlamaOptions llama_options(const io::HfConfig& c) {
   const auto& type = c.model_type();
   LlamaOptions o;
-  o.vocab_size = c.get_int("vocab_size");
-  o.hidden_size = c.get_int("hidden_size");
-  o.intermediate_size = c.get_int("intermediate_size");
-  o.num_layers = c.get_int("num_hidden_layers");
-  o.num_heads = c.get_int("num_attention_heads");
-  o.num_kv_heads = c.get_int("num_key_value_heads", o.num_heads);
-  if (o.num_heads <= 0 || o.num_kv_heads <= 0 || o.num_heads % o.num_kv_heads != 0) {
+  o.vocab_size = c.get_positive_int("vocab_size");
+  o.hidden_size = c.get_positive_int("hidden_size");
+  o.intermediate_size = c.get_positive_int("intermediate_size");
+  o.num_layers = c.get_positive_int("num_hidden_layers");
+  o.num_heads = c.get_positive_int("num_attention_heads");
+  o.num_kv_heads = c.get_positive_int("num_key_value_heads", o.num_heads);
+  o.max_positions = c.get_positive_int("max_position_embeddings", 0);
+  if (o.num_heads % o.num_kv_heads != 0) {
     c.refuse("num_key_value_heads", std::to_string(o.num_kv_heads),
              "a positive divisor of num_attention_heads (" + std::to_string(o.num_heads) + ")");
   }
-  o.head_dim = c.get_int("head_dim", o.hidden_size / o.num_heads);
-  o.rms_norm_eps = c.get_double("rms_norm_eps", 1e-6);
+  o.head_dim = c.get_positive_int("head_dim", o.hidden_size / o.num_heads);
+  o.rms_norm_eps = c.get_positive_double("rms_norm_eps", 1e-6);
   o.rope = c.rope();
   o.rotary_dim = static_cast<int64_t>(o.head_dim * c.get_double("partial_rotary_factor", 1.0));
   o.hidden_act = c.get_string("hidden_act", "silu");
@@ -218,6 +220,7 @@ class LlamaForCausalLM : public CausalLM {
   }
 
   size_t num_layers() const override { return model->decoder_layers.size(); }
+  int64_t max_positions() const override { return o_.max_positions; }
   std::string base_model_prefix() const override { return "model"; }
   std::vector<std::string> ignored_checkpoint_suffixes() const override {
     std::vector<std::string> ignored{"rotary_emb.inv_freq"};

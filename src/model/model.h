@@ -65,6 +65,9 @@ class Model : public torch::nn::Module {
   virtual int64_t loss_items(const Batch& batch) const { return nn::cross_entropy_items(batch.labels); }
 
   const io::HfConfig& config() const { return config_; }
+  // The longest sequence the model has positions for (max_position_embeddings, n_positions); 0 when
+  // the architecture has no such bound (T5's relative positions, ViT).
+  virtual int64_t max_positions() const { return 0; }
   // The folder the model was loaded from ("" when built in memory).
   const std::string& source() const { return source_; }
   void set_source(std::string dir) { source_ = std::move(dir); }

@@ -30,16 +30,16 @@ struct T5Options {
 
 T5Options t5_options(const io::HfConfig& c) {
   T5Options o;
-  o.vocab_size = c.get_int("vocab_size");
-  o.d_model = c.get_int("d_model");
-  o.d_kv = c.get_int("d_kv");
-  o.d_ff = c.get_int("d_ff");
-  o.num_heads = c.get_int("num_heads");
-  o.num_layers = c.get_int("num_layers");
-  o.num_decoder_layers = c.get_int("num_decoder_layers", o.num_layers);
-  o.num_buckets = c.get_int("relative_attention_num_buckets", 32);
-  o.max_distance = c.get_int("relative_attention_max_distance", 128);
-  o.eps = c.get_double("layer_norm_epsilon", 1e-6);
+  o.vocab_size = c.get_positive_int("vocab_size");
+  o.d_model = c.get_positive_int("d_model");
+  o.d_kv = c.get_positive_int("d_kv");
+  o.d_ff = c.get_positive_int("d_ff");
+  o.num_heads = c.get_positive_int("num_heads");
+  o.num_layers = c.get_positive_int("num_layers");
+  o.num_decoder_layers = c.get_positive_int("num_decoder_layers", o.num_layers);
+  o.num_buckets = c.get_positive_int("relative_attention_num_buckets", 32);
+  o.max_distance = c.get_positive_int("relative_attention_max_distance", 128);
+  o.eps = c.get_positive_double("layer_norm_epsilon", 1e-6);
   o.tie_word_embeddings = c.get_bool("tie_word_embeddings", true);
   o.scale_decoder_outputs = c.get_bool("scale_decoder_outputs", o.tie_word_embeddings);
   o.pad_token_id = c.get_int("pad_token_id", 0);

@@ -36,14 +36,14 @@ int64_t square_size(const io::HfConfig& c, const std::string& key) {
 
 VitOptions vit_options(const io::HfConfig& c) {
   VitOptions o;
-  o.hidden_size = c.get_int("hidden_size");
-  o.num_layers = c.get_int("num_hidden_layers");
-  o.num_heads = c.get_int("num_attention_heads");
-  o.intermediate_size = c.get_int("intermediate_size");
+  o.hidden_size = c.get_positive_int("hidden_size");
+  o.num_layers = c.get_positive_int("num_hidden_layers");
+  o.num_heads = c.get_positive_int("num_attention_heads");
+  o.intermediate_size = c.get_positive_int("intermediate_size");
   o.image_size = square_size(c, "image_size");
   o.patch_size = square_size(c, "patch_size");
-  o.num_channels = c.get_int("num_channels", 3);
-  o.eps = c.get_double("layer_norm_eps", 1e-12);
+  o.num_channels = c.get_positive_int("num_channels", 3);
+  o.eps = c.get_positive_double("layer_norm_eps", 1e-12);
   o.hidden_act = c.get_string("hidden_act", "gelu");
   o.qkv_bias = c.get_bool("qkv_bias", true);
   o.problem_type = c.get_string("problem_type", "");
@@ -51,7 +51,7 @@ VitOptions vit_options(const io::HfConfig& c) {
   o.num_labels = c.has("id2label") && c.json().at("id2label").is_object()
                      ? static_cast<int64_t>(c.json().at("id2label").size())
                      : c.get_int("num_labels", 2);
-  if (o.num_heads <= 0 || o.hidden_size % o.num_heads != 0) {
+  if (o.hidden_size % o.num_heads != 0) {
     c.refuse("num_attention_heads", std::to_string(o.num_heads), "a positive divisor of hidden_size");
   }
   if (o.patch_size <= 0 || o.image_size % o.patch_size != 0) {

@@ -73,7 +73,7 @@ void Progress::step(const StepReport& r) {
                {"loss", r.loss},
                {"lr", r.lr},
                {"grad_norm", r.grad_norm},
-               {"tokens_per_s", rate},
+               {r.images ? "images_per_s" : "tokens_per_s", rate},
                {"elapsed_s", elapsed}});
   }
   std::ostringstream line;
@@ -84,7 +84,8 @@ void Progress::step(const StepReport& r) {
     const int filled = r.steps > 0 ? static_cast<int>(width * r.step / r.steps) : width;
     line << " " << std::string(filled, '#') << std::string(width - filled, '.');
   }
-  line << "  loss " << r.loss << "  " << static_cast<int64_t>(rate) << " tok/s  ETA " << duration_text(eta);
+  line << "  loss " << r.loss << "  " << static_cast<int64_t>(rate) << (r.images ? " img/s" : " tok/s") << "  ETA "
+       << duration_text(eta);
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", line.str().c_str());
     std::fflush(stderr);

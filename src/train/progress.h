@@ -1,5 +1,5 @@
 // progress.h - what a running stream tells its user: a one-line progress bar (task, step, loss,
-// tokens/s, ETA) on a terminal, plain periodic lines otherwise, and always RUN/log.jsonl, one JSON
+// tokens/s or images/s, ETA) on a terminal, plain periodic lines otherwise, and always RUN/log.jsonl, one JSON
 // object per logged step or event, flushed line by line so a killed run keeps its log.
 #pragma once
 
@@ -15,7 +15,8 @@ struct StepReport {
   int64_t stage = 0, stages = 0;  // 0-based stage and how many there are
   int64_t step = 0, steps = 0;    // optimizer steps done in the stage and planned
   double loss = 0, lr = 0, grad_norm = 0;
-  int64_t tokens = 0;  // tokens (or images) in this step's batches
+  int64_t tokens = 0;   // tokens (or images) in this step's batches
+  bool images = false;  // the batches are images: the rate is in images/s
 };
 
 class Progress {

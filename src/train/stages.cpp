@@ -24,12 +24,21 @@ std::vector<Stage> plan_stages(const config::TrainConfig& train, method::Method&
     for (int64_t t = 0; t < T; ++t)
       stages.push_back({task_names[t], t, method.training_examples(t, train_sizes), 0, 0});
   }
+  // Steps count micro-batches (steps x grad_accum) and add up over the stages in int64.
+  int64_t total = 0;
   for (auto& stage : stages) {
     const auto n = static_cast<int64_t>(stage.examples.size());
     if (n == 0) fail("run", "task '", stage.name, "' has no training examples");
     stage.micro_per_epoch = (n + train.batch_size - 1) / train.batch_size;
-    stage.steps = train.max_steps > 0 ? train.max_steps
-                                      : std::max<int64_t>(1, train.epochs * stage.micro_per_epoch / train.grad_accum);
+    int64_t epoch_micro = 0, micro = 0;
+    const bool overflow = train.max_steps > 0
+                              ? __builtin_mul_overflow(train.max_steps, train.grad_accum, &micro)
+                              : __builtin_mul_overflow(train.epochs, stage.micro_per_epoch, &epoch_micro);
+    stage.steps = train.max_steps > 0 ? train.max_steps : std::max<int64_t>(1, epoch_micro / train.grad_accum);
+    if (overflow || __builtin_add_overflow(total, stage.steps, &total)) {
+      fail("config", "train.max_steps = ", train.max_steps, ", train.epochs = ", train.epochs,
+           ": the stream's optimizer steps do not fit a 64-bit count");
+    }
   }
   return stages;
 }

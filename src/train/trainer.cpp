@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -91,6 +92,41 @@ std::unique_ptr<tok::Tokenizer> tokenizer_for(const config::StreamConfig& config
     fail("config", config.source, ": [model] tokenizer is needed for text tasks when the model is built from `init`");
   }
   return tok::Tokenizer::load(path);
+}
+
+// What the stream asks of the model that its files cannot give: token ids past its embedding rows,
+// generation past its positions. Found here, before --force removes anything, rather than mid-run.
+// Examples longer than the model's positions are cut to them (train.max_length is lowered, with a
+// line saying so: its default, 256, is more than some models have).
+void model_limits_apply(config::StreamConfig& config, const model::Model& model, const tok::Tokenizer* tokenizer,
+                        bool leader) {
+  const auto& model_config = model.config();
+  const int64_t vocab = model_config.get_int("vocab_size", 0);
+  if (tokenizer != nullptr && vocab > 0 && tokenizer->vocab_size() > vocab) {
+    fail("config", config.source, ": the tokenizer ", tokenizer->path(), " has ids up to ", tokenizer->vocab_size() - 1,
+         ", past the ", vocab, " embedding rows of ", model_config.path(), " (vocab_size)");
+  }
+  const int64_t positions = model.max_positions();
+  if (positions <= 0) return;
+  // Generation keeps at least one prompt token.
+  auto too_many_new = [&](const std::string& key, int64_t value) {
+    if (value >= positions) {
+      fail("config", config.source, ": ", key, " = ", value, " leaves no room for the prompt in the ", positions,
+           " positions of ", model_config.path(), " (at most ", positions - 1, ")");
+    }
+  };
+  too_many_new("[eval] max_new_tokens", config.eval.max_new_tokens);
+  for (const auto& task : config.tasks)
+    too_many_new("[[task]] '" + task.name + "' max_new_tokens", task.max_new_tokens);
+  if (config.train.max_length > positions) {
+    if (leader) {
+      std::fprintf(stderr,
+                   "[train] max_length %lld is more than the %lld positions of %s: examples are cut to %lld tokens\n",
+                   static_cast<long long>(config.train.max_length), static_cast<long long>(positions),
+                   model_config.path().c_str(), static_cast<long long>(positions));
+    }
+    config.train.max_length = positions;
+  }
 }
 
 // [eval] general_text: documents whose perplexity before and after the stream shows drift.
@@ -242,6 +278,7 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   stream = data::stream_data_load(config);
   model = model_for(config, device);
   tokenizer = tokenizer_for(config);
+  model_limits_apply(config, *model, tokenizer.get(), leader);
   method = method::method_create(config.method);
   method->attach(*model);
   dist::broadcast_model(*comm, *model);
@@ -431,7 +468,8 @@ void train_stage(Run& run, int64_t s, RunCheckpoint& state, CrashForTests& crash
         },
         &comm);
     run.progress->step({stage.name, s, static_cast<int64_t>(run.stages.size()), step + 1, stage.steps, result.loss, lr,
-                        result.grad_norm, result.tokens});
+                        result.grad_norm, result.tokens,
+                        run.stream[stage.task].config.kind == config::TaskKind::ImageClassification});
     crash.after_step();
     if (train.checkpoint_every > 0 && (step + 1) % train.checkpoint_every == 0 && step + 1 < stage.steps) {
       state.stage = s;
