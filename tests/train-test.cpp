@@ -80,6 +80,25 @@ TEST(AdamW, StateRoundTripIsExact) {
   EXPECT_TRUE(torch::equal(w, v));
 }
 
+// An optimizer state with an entry renamed, or one of a parameter's three entries missing, is refused
+// by name (before: the renamed parameter restarted its moments and the run ended with other weights).
+TEST(AdamW, RenamedOrIncompleteStateIsRefused) {
+  auto w = torch::randn({3, 3}).requires_grad_();
+  optim::AdamW adamw({{{"w"}, {w}, 0.01, 1}}, {});
+  w.mutable_grad() = torch::randn({3, 3});
+  adamw.step(1e-2);
+  auto renamed = adamw.state();
+  renamed["step.v"] = renamed.at("step.w");
+  renamed.erase("step.w");
+  test::expect_error_with([&] { adamw.load_state(renamed, "opt.safetensors"); }, "[checkpoint] opt.safetensors",
+                          {"'step.v'", "not the state of a parameter"});
+  auto incomplete = adamw.state();
+  incomplete.erase("exp_avg_sq.w");
+  test::expect_error_with([&] { adamw.load_state(incomplete, "opt.safetensors"); }, "[checkpoint] opt.safetensors",
+                          {"no 'exp_avg_sq.w'"});
+  EXPECT_EQ(error_of([&] { adamw.load_state(adamw.state(), "opt.safetensors"); }), "");
+}
+
 // A plain-SGD group steps by lr·lr_scale·g, keeps no state and is left out of the gradient clip.
 TEST(AdamW, SgdGroupsStepPlainlyAndAreNotClipped) {
   auto w = torch::zeros({2}).requires_grad_();

@@ -2,6 +2,8 @@
 #include "optim/adamw.h"
 
 #include <cmath>
+#include <set>
+#include <string>
 
 #include "error.h"
 
@@ -87,6 +89,31 @@ io::TensorMap AdamW::state() const {
 }
 
 void AdamW::load_state(const io::TensorMap& tensors, const std::string& source) {
+  // Every entry belongs to a parameter of this optimizer, each with its step and both moments: a
+  // renamed or missing entry would otherwise restart that parameter's moments without a word.
+  std::set<std::string> names;
+  for (const auto& group : groups_) names.insert(group.names.begin(), group.names.end());
+  auto name_of = [](const std::string& key) {
+    const auto dot = key.find('.');
+    return dot == std::string::npos ? std::string() : key.substr(dot + 1);
+  };
+  for (const auto& entry : tensors) {
+    const auto& key = entry.first;
+    const auto name = name_of(key);
+    if (!names.count(name) ||
+        (key.rfind("step.", 0) != 0 && key.rfind("exp_avg.", 0) != 0 && key.rfind("exp_avg_sq.", 0) != 0)) {
+      fail("checkpoint", source, ": optimizer state has '", key,
+           "', which is not the state of a parameter trained here");
+    }
+  }
+  for (const auto& entry : tensors) {
+    const auto name = name_of(entry.first);
+    for (const char* kind : {"step.", "exp_avg.", "exp_avg_sq."}) {
+      if (!tensors.count(kind + name)) {
+        fail("checkpoint", source, ": optimizer state has '", entry.first, "' but no '", kind, name, "'");
+      }
+    }
+  }
   state_.clear();
   size_t flat = 0;
   for (const auto& group : groups_) {
@@ -101,7 +128,6 @@ void AdamW::load_state(const io::TensorMap& tensors, const std::string& source) 
       for (auto [key, target] : {std::pair<const char*, torch::Tensor*>{"exp_avg.", &m.exp_avg},
                                  std::pair<const char*, torch::Tensor*>{"exp_avg_sq.", &m.exp_avg_sq}}) {
         auto it = tensors.find(key + name);
-        if (it == tensors.end()) fail("checkpoint", source, ": optimizer state lacks '", key, name, "'");
         if (it->second.sizes() != p.sizes()) {
           fail("checkpoint", source, ": optimizer state '", key, name, "' has the wrong shape");
         }
