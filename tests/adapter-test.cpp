@@ -176,6 +176,24 @@ TEST(AdapterErrors, BadAdaptersAreRefusedByName) {
   message = error_of([&] { model::adapter_load(*model, files.dir, "stranger"); });
   EXPECT_NE(message.find("'model.layers.0.nonexistent'"), std::string::npos) << message;
 
+  // target_modules that do not name a module with weights (PEFT would drop its weights), as a list or
+  // as a regular expression; a pattern or "all-linear" that names it loads.
+  for (const auto& targets : {nlohmann::json{"o_proj"}, nlohmann::json("foo"), nlohmann::json{"proj"}}) {
+    auto untargeted = files;
+    untargeted.config["target_modules"] = targets;
+    write(untargeted);
+    message = error_of([&] { model::adapter_load(*model, files.dir, "untargeted"); });
+    EXPECT_NE(message.find("does not name module 'model.layers.0.self_attn.q_proj'"), std::string::npos) << message;
+    EXPECT_NE(message.find("adapter_config.json"), std::string::npos) << message;
+  }
+  for (const auto& targets :
+       {nlohmann::json(".*self_attn\\.q_proj"), nlohmann::json("all-linear"), nlohmann::json{"self_attn.q_proj"}}) {
+    auto pattern = files;
+    pattern.config["target_modules"] = targets;
+    write(pattern);
+    EXPECT_EQ(error_of([&] { model::adapter_load(*model, files.dir, "pattern-" + targets.dump()); }), "");
+  }
+
   auto rank = files;
   rank.config["r"] = 3;
   write(rank);

@@ -56,6 +56,26 @@ const json* pattern_match(const json& patterns, const std::string& module) {
   return nullptr;
 }
 
+// Whether PEFT would put a LoRA layer on `module` for this target_modules: a string is a regular
+// expression the whole name must match ("all-linear": every linear layer), a list names modules by
+// their full name or last parts ("q_proj" names "model.layers.0.self_attn.q_proj").
+bool targeted(const json& targets, const std::string& module) {
+  if (targets.is_string()) {
+    const auto pattern = targets.get<std::string>();
+    return pattern == "all-linear" || std::regex_match(module, std::regex(pattern));
+  }
+  for (const auto& target : targets) {
+    if (!target.is_string()) continue;
+    const auto name = target.get<std::string>();
+    if (module == name ||
+        (module.size() > name.size() && module.compare(module.size() - name.size(), name.size(), name) == 0 &&
+         module[module.size() - name.size() - 1] == '.')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 json read_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) fail("peft", path, ": cannot open the file");
@@ -117,7 +137,14 @@ PeftAdapter peft_adapter_read(const std::string& dir) {
     auto& layer = adapter.layers[match[1]];
     (match[2] == "A" ? layer.A : layer.B) = tensor.clone();
   }
+  // PEFT adapts the modules target_modules names and drops weights of any other (a warning), so a
+  // weight it would drop, or a target_modules that names none of the modules, is refused.
+  const auto& targets = field("target_modules");
   for (auto& [module, layer] : adapter.layers) {
+    if ((targets.is_string() || targets.is_array()) && !targeted(targets, module)) {
+      fail("peft", config_path, ": target_modules ", targets.dump(), " does not name module '", module,
+           "', which has LoRA weights in ", weights_path);
+    }
     if (!layer.A.defined() || !layer.B.defined()) {
       fail("peft", weights_path, ": module '", module, "' has lora_", layer.A.defined() ? "A" : "B", " but no lora_",
            layer.A.defined() ? "B" : "A");
