@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
@@ -435,8 +436,39 @@ TEST(Resume, ExistingRunFolderIsRefusedWithoutForce) {
   fs::create_directories(dir + "/runs/x");
   std::ofstream(dir + "/runs/x/keep.txt") << "mine";
   auto config = config::stream_config_load(stream, {"run.out=" + dir + "/runs", "run.name=x"});
-  EXPECT_NE(error_of([&] { train::run_stream(config, {}); }).find("already has files"), std::string::npos);
+  // The folder has no checkpoint, so the message does not send the user to --resume, and --resume
+  // says there is none before anything is written (before: --resume, then "no checkpoint").
+  const auto message = error_of([&] { train::run_stream(config, {}); });
+  EXPECT_NE(message.find("already has files but no checkpoint"), std::string::npos) << message;
+  EXPECT_EQ(message.find("--resume"), std::string::npos) << message;
+  train::RunOptions resume;
+  resume.resume = true;
+  EXPECT_NE(error_of([&] { train::run_stream(config, resume); }).find("no checkpoint to resume from"),
+            std::string::npos);
   EXPECT_TRUE(fs::exists(dir + "/runs/x/keep.txt"));
+  EXPECT_FALSE(fs::exists(dir + "/runs/x/config.toml"));
+}
+
+// --resume on a finished run says so and leaves every file as it was (before: it claimed to resume,
+// rewrote config.toml and saved the model again).
+TEST(Resume, FinishedRunIsLeftAlone) {
+  const auto dir = scratch_dir("train-finished");
+  auto config = config::stream_config_load(image_stream(dir, "seqft"), {"run.out=" + dir + "/runs", "run.name=x"});
+  const auto run_dir = train::run_stream(config, {});
+  std::map<std::string, std::string> before;
+  for (const auto& entry : fs::recursive_directory_iterator(run_dir)) {
+    if (entry.is_regular_file()) before[entry.path().string()] = bytes_of(entry.path());
+  }
+  const auto config_time = fs::last_write_time(run_dir + "/config.toml");
+  train::RunOptions resume;
+  resume.resume = true;
+  EXPECT_EQ(train::run_stream(config, resume), run_dir);
+  std::map<std::string, std::string> after;
+  for (const auto& entry : fs::recursive_directory_iterator(run_dir)) {
+    if (entry.is_regular_file()) after[entry.path().string()] = bytes_of(entry.path());
+  }
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(fs::last_write_time(run_dir + "/config.toml"), config_time);
 }
 
 // Generation tasks and a plain-text task on a small Llama built from a config, with the real

@@ -271,9 +271,18 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   comm = dist::comm_create(dist::launch_env(), device);
   leader = comm->leader();
   const bool occupied = fs::exists(dir) && !fs::is_empty(dir);
+  const bool has_checkpoint = occupied && run_checkpoint_read(dir).has_value();
   if (leader && !options.resume && occupied && !options.force) {
+    if (!has_checkpoint) {
+      fail("run", dir, ": the run folder already has files but no checkpoint (a run that stopped before its first ",
+           "one?); start over with --force");
+    }
     fail("run", dir, ": the run folder already has files; continue it with --resume ", dir,
          ", or start over with --force");
+  }
+  if (options.resume && !has_checkpoint) {
+    fail("run", dir, ": no checkpoint to resume from (the run stopped before its first one?); start it over with ",
+         "--force");
   }
   stream = data::stream_data_load(config);
   model = model_for(config, device);
@@ -348,9 +357,7 @@ RunCheckpoint start(Run& run) {
 
 // A run continued from its checkpoint.
 RunCheckpoint resume(Run& run) {
-  auto checkpoint = run_checkpoint_read(run.dir);
-  if (!checkpoint) fail("run", run.dir, ": no checkpoint to resume from");
-  RunCheckpoint state = std::move(*checkpoint);
+  RunCheckpoint state = std::move(*run_checkpoint_read(run.dir));  // Run checked that there is one
   const auto stages = static_cast<int64_t>(run.stages.size());
   // The position must be one this run can be at: a task boundary of the stream (its end included) or a
   // step inside a task, and only a finished run's checkpoint holds no weights.
@@ -551,6 +558,18 @@ void finish_run(Run& run, RunCheckpoint& state) {
 }  // namespace
 
 std::string run_stream(config::StreamConfig config, const RunOptions& options) {
+  // A finished run's checkpoint keeps its results and no weights: nothing to resume, and nothing in the
+  // folder is touched.
+  if (options.resume) {
+    const auto dir = run_dir_of(config);
+    const auto checkpoint = run_checkpoint_read(dir);
+    if (checkpoint && checkpoint->model.empty() &&
+        eval::completed_tasks(checkpoint->results) == static_cast<int64_t>(checkpoint->results.tasks.size())) {
+      std::fprintf(stderr, "[run] %s finished all its %zu tasks: nothing to resume\n", dir.c_str(),
+                   checkpoint->results.tasks.size());
+      return dir;
+    }
+  }
   Run run(std::move(config), options);
   RunCheckpoint state = options.resume ? resume(run) : start(run);
   CrashForTests crash(run.comm->rank());
