@@ -7,11 +7,13 @@
 #include <string>
 #include <thread>
 
+#include "blas.h"
 #include "cli/commands.h"
 #include "compat.h"
 #include "error.h"
 
 int main(int argc, char** argv) {
+  retain::blas::run_on_the_cpus_kernels(argv);
   // libgomp starts with one thread unless OMP_NUM_THREADS says otherwise.
   if (std::getenv("OMP_NUM_THREADS") == nullptr) {
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
