@@ -121,6 +121,37 @@ TEST_F(BadStream, MaxLengthPastThePositionsIsCutWithALine) {
   EXPECT_NE(bytes_of(dir_ + "/runs/text/config.toml").find("max_length = 128"), std::string::npos);
 }
 
+// Images of another size than the model's are resized with a line saying so, once per task (before:
+// without a word); images of the model's size get no line.
+TEST(BadInput, ResizedImagesAreSaid) {
+  const auto dir = scratch_dir("resized");
+  const auto stream = image_stream(dir, "seqft");
+  const auto run =
+      retain_binary() + " run " + quoted(stream) + " --set train.max_steps=1 --set run.out=" + quoted(dir + "/runs");
+  auto same = run_capturing(run + " --set run.name=same");
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_EQ(same.err.find("images are resized"), std::string::npos) << same.err;
+  auto json = nlohmann::json::parse(bytes_of(dir + "/vit/config.json"));
+  json["image_size"] = 16;
+  std::ofstream(dir + "/vit/config.json") << json.dump();
+  auto resized = run_capturing(run + " --set run.name=resized");
+  ASSERT_EQ(resized.code, 0) << resized.err;
+  EXPECT_NE(resized.err.find("[train] task 't0': its 8x8 images are resized to the model's 16x16 (bilinear)"),
+            std::string::npos)
+      << resized.err;
+  EXPECT_NE(resized.err.find("task 't1'"), std::string::npos) << resized.err;
+}
+
+// retain bench tokenize names --file and its line for text that is not UTF-8 (before: the tokenizer).
+TEST(BadInput, BenchTokenizeNamesTheTextFile) {
+  const auto tokenizer = llama2_tokenizer();
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << tokenizer << " is missing (scripts/fetch-tokenizers.sh)";
+  const auto text = scratch_dir("bench-text") + "/text.txt";
+  std::ofstream(text, std::ios::binary) << "fine\nab\xff\n";
+  expect_refused(run_capturing(retain_binary() + " bench tokenize " + quoted(tokenizer) + " --file " + quoted(text)),
+                 "bench", {text + ":2: the text is not UTF-8 at byte 2"});
+}
+
 // retain info says whether a folder would load, without reading its weights: 0 on every fixture,
 // and a refusal naming the tensor when one is missing (before: exit 0).
 TEST(BadInput, InfoRefusesAFolderThatCannotLoad) {

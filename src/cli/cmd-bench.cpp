@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "error.h"
 #include "tok/tokenizer.h"
+#include "tok/unicode.h"
 
 namespace retain::cli {
 
@@ -53,6 +54,9 @@ int bench_tokenize(const std::string& tokenizer_path, const std::string& file, d
   std::vector<std::string> lines;
   size_t bytes = 0;
   for (std::string line; std::getline(in, line);) {
+    if (const auto bad = tok::utf8_invalid_at(line); bad != std::string::npos) {
+      fail("bench", file, ":", lines.size() + 1, ": the text is not UTF-8 at byte ", bad, " of the line");
+    }
     bytes += line.size();
     lines.push_back(std::move(line));
   }

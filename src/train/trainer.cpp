@@ -293,6 +293,19 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   dist::broadcast_model(*comm, *model);
   run_outputs_check(config, *model, *method);
   examples = std::make_unique<StreamExamples>(stream, *model, tokenizer.get(), train.max_length);
+  // Images of another size than the model's are resized (bilinear) when batched: said once per task.
+  if (leader && model->kind() == model::ModelKind::ImageClassifier) {
+    const auto size = model->config().get_int("image_size");
+    for (const auto& task : stream) {
+      const auto& images = task.train.images;
+      if (images.rows != size || images.cols != size) {
+        std::fprintf(stderr,
+                     "[train] task '%s': its %lldx%lld images are resized to the model's %lldx%lld (bilinear)\n",
+                     task.config.name.c_str(), static_cast<long long>(images.rows), static_cast<long long>(images.cols),
+                     static_cast<long long>(size), static_cast<long long>(size));
+      }
+    }
+  }
   train_sizes = examples->train_sizes();
   general = general_text_for(config);
   retention = Retention::create(config, *model, dir, device);
