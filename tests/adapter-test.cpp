@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "io/peft.h"
 #include "io/safetensors.h"
@@ -199,6 +202,29 @@ TEST(AdapterErrors, BadAdaptersAreRefusedByName) {
   write(rank);
   message = error_of([&] { model::adapter_load(*model, files.dir, "rank"); });
   EXPECT_NE(message.find("rank 2"), std::string::npos) << message;
+
+  // Values PEFT could not have written, each named with the file and the key (std::regex_error and
+  // nlohmann's number overflow escaped as library text before).
+  // key, its value as JSON text, what the error says
+  const std::vector<std::tuple<std::string, std::string, std::string>> values = {
+      {"target_modules", R"("q_proj(")", "target_modules 'q_proj(' is not a regular expression"},
+      {"rank_pattern", R"({"[": 2})", "rank_pattern key '[' is not a regular expression"},
+      {"rank_pattern", R"({"q_proj": 0})", "rank_pattern 'q_proj' = 0 is not a valid value"},
+      {"r", "0", "'r' must be a whole number of 1 or more, got 0"},
+      {"lora_alpha", R"("16")", "'lora_alpha' must be a finite number"},
+      {"lora_alpha", "1e999", "invalid JSON"},
+      {"target_modules", "[1]", "holds a non-string entry"}};
+  for (const auto& [key, value, expected] : values) {
+    auto bad = files.config;
+    bad.erase(key);
+    auto text = bad.dump();
+    text.insert(1, "\"" + key + "\": " + value + ",");
+    write(files);
+    std::ofstream(files.dir + "/adapter_config.json") << text;
+    message = error_of([&] { model::adapter_load(*model, files.dir, "values"); });
+    EXPECT_EQ(message.rfind("[peft] " + files.dir + "/adapter_config.json: ", 0), 0u) << message;
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << " in " << message;
+  }
 }
 
 }  // namespace

@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "error.h"
 #include "io/atomic-file.h"
 #include "io/atomic-folder.h"
+#include "train/checkpoint-state.h"
 
 namespace retain::train {
 
@@ -18,34 +20,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 2: "results" is matrix.json's content (eval/run-result.h).
-constexpr int kFormat = 2;
-
 RunCheckpoint read_from(const fs::path& dir) {
   const auto state_path = (dir / "state.json").string();
-  std::ifstream in(state_path);
+  std::ifstream in(state_path, std::ios::binary);
   if (!in) fail("checkpoint", state_path, ": cannot open the file");
-  nlohmann::json state;
-  try {
-    state = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("checkpoint", state_path, ": not valid JSON: ", e.what());
-  }
-  const auto format = state.value("format", 0);
-  if (format != kFormat) {
-    fail("checkpoint", state_path, ": checkpoint format ", format, ", this retain reads format ", kFormat,
-         "; start the run over with --force");
-  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto state = checkpoint_state_parse(text, state_path);
   RunCheckpoint checkpoint;
-  try {
-    checkpoint.stage = state.at("stage").get<int64_t>();
-    checkpoint.step = state.at("step").get<int64_t>();
-    checkpoint.method.meta = state.at("method");
-  } catch (const nlohmann::json::exception& e) {
-    fail("checkpoint", state_path, ": ", e.what());
-  }
-  checkpoint.results = eval::run_result_from_json(state.contains("results") ? state["results"] : nlohmann::json(),
-                                                  state_path + " results");
+  checkpoint.stage = state.stage;
+  checkpoint.step = state.step;
+  checkpoint.method.meta = std::move(state.method);
+  checkpoint.results = std::move(state.results);
   checkpoint.model = io::safetensors_load((dir / "model.safetensors").string()).tensors;
   checkpoint.optimizer = io::safetensors_load((dir / "optimizer.safetensors").string()).tensors;
   checkpoint.method.tensors = io::safetensors_load((dir / "method.safetensors").string()).tensors;
@@ -65,12 +50,8 @@ void run_checkpoint_write(const std::string& run_dir, const RunCheckpoint& check
   io::safetensors_save((tmp / "optimizer.safetensors").string(), checkpoint.optimizer, {});
   io::safetensors_save((tmp / "method.safetensors").string(), checkpoint.method.tensors, {});
   io::safetensors_save((tmp / "head.safetensors").string(), checkpoint.head, {});
-  nlohmann::json state = {{"format", kFormat},
-                          {"stage", checkpoint.stage},
-                          {"step", checkpoint.step},
-                          {"results", eval::run_result_to_json(checkpoint.results)},
-                          {"method", checkpoint.method.meta}};
-  io::write_file_atomic((tmp / "state.json").string(), state.dump(1));
+  const CheckpointState state{checkpoint.stage, checkpoint.step, checkpoint.method.meta, checkpoint.results};
+  io::write_file_atomic((tmp / "state.json").string(), checkpoint_state_to_json(state));
   io::replace_folder(tmp.string(), (root / "checkpoint").string());
 }
 
