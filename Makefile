@@ -32,9 +32,9 @@ test: build
 check: setup
 	@bash scripts/check.sh
 
-# Runs the libFuzzer target for the safetensors header parser for SECONDS_TO_RUN (default 600).
+# Runs every libFuzzer target (fuzz/) for SECONDS_TO_RUN each (default 600): scripts/fuzz.sh.
 fuzz: setup
-	bash scripts/fuzz-safetensors.sh
+	bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)

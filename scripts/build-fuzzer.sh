@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Builds one libFuzzer target (scripts/build-fuzzer.sh TARGET) in build-fuzz/ with clang, ASan and
+# Builds libFuzzer targets (scripts/build-fuzzer.sh TARGET...) in build-fuzz/ with clang, ASan and
 # UBSan, installing clang and libFuzzer with the sanitizer runtimes (clang 14 on Debian 12) first
 # when missing; used by the fuzz scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=$1
 build=build-fuzz
 missing=()
 command -v clang++ >/dev/null 2>&1 || missing+=(clang)
@@ -26,4 +25,4 @@ mkdir -p "$build"
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DRETAIN_BUILD_FUZZ=ON -DRETAIN_BUILD_TESTS=OFF >"$build/configure.log" 2>&1 ||
   { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" --target "$target" -j "$(nproc)"
+cmake --build "$build" --target "$@" -j "$(nproc)"

@@ -66,6 +66,9 @@ TEST(HfConfig, ErrorsNameTheFileAndTheKey) {
   EXPECT_EQ(config.get_int("vocab_size", 7), 7);
   message = error_of([] { HfConfig::parse("{not json", "bad/config.json"); });
   EXPECT_NE(message.find("bad/config.json"), std::string::npos) << message;
+  // A number JSON can write but a double cannot hold (found by fuzz/hf-config-fuzz.cpp).
+  message = error_of([] { HfConfig::parse(R"({"rms_norm_eps": 1e999})", "huge/config.json"); });
+  EXPECT_EQ(message.rfind("[config] huge/config.json: invalid JSON", 0), 0u) << message;
   message = error_of([] { HfConfig::parse(R"({"hidden_size": 4})", "x/config.json").model_type(); });
   EXPECT_NE(message.find("'model_type'"), std::string::npos) << message;
 }

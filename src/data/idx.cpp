@@ -57,7 +57,13 @@ ImageExamples idx_load(const std::string& images_path, const std::string& labels
   check_layout(images_path, bytes, kImagesMagic, 16, "images");
   const uint32_t count = be32(bytes, 4), rows = be32(bytes, 8), cols = be32(bytes, 12);
   if (rows == 0 || cols == 0) fail("data", images_path, ": images of ", rows, "x", cols, " pixels");
-  check_size(images_path, bytes.size() - 16, uint64_t{count} * rows * cols,
+  // rows * cols fits 64 bits; the count times it might not (and would wrap to a size that matches).
+  const uint64_t pixels_per_image = uint64_t{rows} * cols;
+  if (count > UINT64_MAX / pixels_per_image) {
+    fail("data", images_path, ": the header promises ", count, " images of ", rows, "x", cols,
+         " pixels, more bytes than a file can hold");
+  }
+  check_size(images_path, bytes.size() - 16, uint64_t{count} * pixels_per_image,
              std::to_string(count) + " images of " + std::to_string(rows) + "x" + std::to_string(cols));
   ImageExamples images;
   images.rows = rows;

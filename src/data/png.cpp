@@ -62,6 +62,13 @@ GrayImage png_read_gray8(const std::string& path) {
   }
   if (image.width == 0) fail("data", path, ": no IHDR chunk");
   const auto stride = static_cast<size_t>(image.width);
+  // DEFLATE expands at most 1032-fold: a header promising more than the image data can inflate to is
+  // refused before anything is allocated for it (found by fuzz/png-fuzz.cpp: 12 GB for a 200-byte file).
+  const uint64_t most = uint64_t{compressed.size()} * 1032 + 1024;
+  if (uint64_t(image.height) > most / (uint64_t{stride} + 1)) {
+    fail("data", path, ": the header's ", image.width, "x", image.height, " image is more than its ", compressed.size(),
+         " bytes of image data can hold");
+  }
   std::vector<uint8_t> raw((stride + 1) * static_cast<size_t>(image.height));
   uLongf size = raw.size();
   const int status =

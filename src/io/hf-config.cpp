@@ -28,7 +28,7 @@ HfConfig HfConfig::parse(const std::string& json_text, const std::string& path) 
   config.path_ = path;
   try {
     config.json_ = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     fail("config", path, ": invalid JSON (", e.what(), ")");
   }
   if (!config.json_.is_object()) fail("config", path, ": expected a JSON object at the top level");

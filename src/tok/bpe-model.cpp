@@ -83,7 +83,9 @@ BpeModel::BpeModel(BpeConfig config, const std::string& file)
 
   merges_.reserve(config.merges.size());
   for (size_t rank = 0; rank < config.merges.size(); ++rank) {
-    const auto& [left, right] = config.merges[rank];
+    // Not a structured binding: clang (the fuzz build) cannot capture one in a lambda before C++20.
+    const std::string& left = config.merges[rank].first;
+    const std::string& right = config.merges[rank].second;
     auto missing = [&](const std::string& token) {
       fail("tokenizer", file, ": merge ", rank, " ('", left, "' + '", right, "') needs '", token,
            "', which is not in the vocabulary");

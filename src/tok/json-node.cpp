@@ -35,7 +35,7 @@ nlohmann::json json_file_parse(const std::string& path) {
   const std::string text = buffer.str();
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
     const std::string what = e.what();
     const size_t at = what.find("] ");

@@ -245,6 +245,14 @@ TEST(DataPng, EveryRowFilterDecodes) {
   expect_error([&] { png_read_gray8(dir / "short.png"); }, {"short.png"});
   write(dir / "text.png", "not a png");
   expect_error([&] { png_read_gray8(dir / "text.png"); }, {"text.png: not a PNG file"});
+  // A header of 100000 x 100000 pixels over the few bytes of a 5 x 5 image: refused before 10 GB are
+  // allocated for it.
+  auto huge = png_gray8(width, height, pixels);
+  const std::string header = huge.substr(16, 13);
+  std::string lying = std::string("\0\x01\x86\xa0\0\x01\x86\xa0", 8) + header.substr(8);
+  huge.replace(8, 25, png_chunk("IHDR", lying));
+  write(dir / "huge.png", huge);
+  expect_error([&] { png_read_gray8(dir / "huge.png"); }, {"huge.png: the header's 100000x100000 image is more than"});
 }
 
 TEST(DataIdx, DamagedFilesAreNamedErrors) {
@@ -263,6 +271,10 @@ TEST(DataIdx, DamagedFilesAreNamedErrors) {
   write(images, whole);
   write(labels, idx_labels({1, 2}));
   expect_error([&] { idx_load(images, labels); }, {labels + ": 2 labels for the 3 images"});
+  // 4 images of 2^31 x 2^31 pixels are 2^64 bytes, which wraps to the 0 bytes the file holds.
+  write(images, std::string("\0\0\x08\x03\0\0\0\x04\x80\0\0\0\x80\0\0\0", 16));
+  write(labels, idx_labels({1, 2, 3, 4}));
+  expect_error([&] { idx_load(images, labels); }, {images + ": the header promises 4 images of 2147483648x2147483648"});
   // A gzip stream cut short.
   const std::string gz = dir / "images.gz";
   write_gz(gz, idx_images(200, 28, 28));

@@ -333,6 +333,9 @@ TEST(Refused, ComponentTypesThatAreNotImplemented) {
 TEST(Refused, MalformedFiles) {
   const std::string path = write_file("broken.json", "{\"model\": {\"type\": \"BPE\",");
   retain::test::expect_error_with([&] { Tokenizer::load(path); }, "", {path + ": not valid JSON"});
+  // A number JSON can write but a double cannot hold (found by fuzz/tokenizer-json-fuzz.cpp).
+  const std::string huge = write_file("huge.json", "{\"model\": {\"dropout\": 1e999}}");
+  retain::test::expect_error_with([&] { Tokenizer::load(huge); }, "", {huge + ": not valid JSON"});
   expect_refused({{"model", bpe({"a", "b"}, {"a b"})}}, {"merge 0", "'ab'"});
   expect_refused({{"model", bpe({"a"}, {})}, {"added_tokens", {{{"id", 1}}}}}, {"added_tokens[0]", "'content'"});
   json same_id = {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"c", 1}}}, {"merges", json::array()}};
