@@ -142,6 +142,36 @@ TEST(BadInput, ResizedImagesAreSaid) {
   EXPECT_NE(resized.err.find("task 't1'"), std::string::npos) << resized.err;
 }
 
+// A model larger than the machine's memory is refused by its config.json before anything is allocated
+// (before: the allocator's "you tried to allocate 40960000000000 bytes", or, for two billion layers,
+// minutes of building without a word); the timeout turns such a hang into a failure.
+TEST(BadInput, ModelsLargerThanTheMachineAreRefusedByTheirConfig) {
+  const auto dir = scratch_dir("huge-model");
+  const auto stream = image_stream(dir, "seqft");
+  const auto config = nlohmann::json::parse(bytes_of(dir + "/vit/config.json"));
+  for (const auto& [key, value] : std::vector<std::pair<std::string, int64_t>>{
+           {"hidden_size", 3200000}, {"num_hidden_layers", 2000000000}, {"intermediate_size", 64000000000}}) {
+    auto huge = config;
+    huge[key] = value;
+    const auto path = dir + "/vit/" + key + ".json";
+    std::ofstream(path) << huge.dump();
+    expect_refused(run_capturing("timeout 60 " + retain_binary() + " run " + quoted(stream) +
+                                 " --set model.init=" + quoted(path) + " --set run.out=" + quoted(dir + "/runs")),
+                   "model", {path + ": the model it describes has ", "more than this machine's memory"});
+  }
+}
+
+// Errors std::filesystem raises end in the same one-line form, naming the path (before: "filesystem
+// error: cannot create directories: Not a directory [...]" with no component).
+TEST(BadInput, FileSystemErrorsNameThePath) {
+  const auto dir = scratch_dir("fs-error");
+  const auto stream = image_stream(dir, "seqft");
+  std::ofstream(dir + "/a-file") << "not a folder";
+  expect_refused(
+      run_capturing(retain_binary() + " run " + quoted(stream) + " --set run.out=" + quoted(dir + "/a-file")), "files",
+      {dir + "/a-file/stream: cannot create directories: Not a directory"});
+}
+
 // retain bench tokenize names --file and its line for text that is not UTF-8 (before: the tokenizer).
 TEST(BadInput, BenchTokenizeNamesTheTextFile) {
   const auto tokenizer = llama2_tokenizer();

@@ -9,8 +9,8 @@
 
 #include "blas.h"
 #include "cli/commands.h"
+#include "cli/error-line.h"
 #include "compat.h"
-#include "error.h"
 
 int main(int argc, char** argv) {
   retain::blas::run_on_the_cpus_kernels(argv);
@@ -47,12 +47,8 @@ int main(int argc, char** argv) {
     for (auto& command : commands) {
       if (command.app->parsed()) return command.run();
     }
-  } catch (const retain::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-  } catch (const c10::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "error: %s\n", retain::cli::error_line(std::current_exception()).c_str());
   }
   return 1;
 }
