@@ -101,12 +101,31 @@ TEST_F(BadStream, TokenizerPastTheVocabulary) {
 // Generation past the model's 128 positions (before: it ran for minutes while memory grew), and
 // step counts past int64 (before: "-2 steps").
 TEST_F(BadStream, LengthsAndCountsPastTheModelOrInt64) {
-  expect_refused(run_forced("--set eval.max_new_tokens=1000000"), "config",
-                 {stream_, "[eval] max_new_tokens = 1000000", "128 positions", "at most 127"});
-  expect_refused(run_forced("--set task.copy.max_new_tokens=128"), "config", {"'copy' max_new_tokens = 128"});
+  // Each names the --set that gave the value (the stream file when the file gave it).
+  expect_refused(
+      run_forced("--set eval.max_new_tokens=1000000"), "config",
+      {"--set eval.max_new_tokens=1000000: [eval] max_new_tokens = 1000000", "128 positions", "at most 127"});
+  expect_refused(run_forced("--set task.copy.max_new_tokens=128"), "config",
+                 {"--set task.copy.max_new_tokens=128: [[task]] 'copy' max_new_tokens = 128"});
   expect_refused(run_forced("--set train.max_steps=9223372036854775000"), "config",
-                 {"train.max_steps = 9223372036854775000", "do not fit"});
+                 {"--set train.max_steps=9223372036854775000: train.max_steps = 9223372036854775000", "do not fit"});
+  {
+    std::ofstream(stream_, std::ios::app) << "max_new_tokens = 500\n";  // the last [[task]]'s
+    expect_refused(run_forced(), "config", {stream_ + ": [[task]] 'text' max_new_tokens = 500"});
+  }
   expect_refused(run_forced("--set train.max_length=1"), "config", {"max_length", "2 or more"});
+  expect_earlier_run_kept();
+}
+
+// A method's own checks of its options name the --set that gave the value, else the stream file
+// (before: "[method] ewc: lambda must not be negative, got -1" and no file).
+TEST_F(BadStream, MethodOptionsNameWhereTheyWereGiven) {
+  expect_refused(run_forced("--set method.name=ewc --set method.lambda=-1"), "method",
+                 {"--set method.lambda=-1: [method] ewc: lambda must not be negative, got -1"});
+  expect_refused(run_forced("--set method.name=nosuch"), "method",
+                 {"--set method.name=nosuch: [method] unknown method"});
+  std::ofstream(stream_, std::ios::app) << "[method]\nname = \"migu\"\nthreshold = 2.0\n";
+  expect_refused(run_forced(), "method", {stream_ + ": [method] migu: threshold must be in [0, 1), got 2"});
   expect_earlier_run_kept();
 }
 

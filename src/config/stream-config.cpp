@@ -523,6 +523,7 @@ StreamConfig stream_read(const toml::table& root, const Origins& origins, const 
   };
   StreamConfig config;
   config.source = origins.source;
+  config.overrides = origins.overrides;
   config.run = run_read(section("run"), origins.source);
   config.model = model_read(section("model"));
   config.method = method_read(section("method"), origins.source);

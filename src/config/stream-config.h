@@ -141,6 +141,14 @@ struct EvalConfig {
 
 struct StreamConfig {
   std::string source;  // the stream file this came from (for error messages)
+  // The --set overrides applied, by the key they set ("train.lr", "task.2.max_new_tokens", the task
+  // by its place in the stream) -> the option as given ("--set train.lr=3e-4").
+  std::map<std::string, std::string> overrides;
+  // Where a value was given, for an error about it: the --set that set `key`, else the stream file.
+  const std::string& origin_of(const std::string& key) const {
+    const auto it = overrides.find(key);
+    return it == overrides.end() ? source : it->second;
+  }
   RunConfig run;
   ModelConfig model;
   MethodConfig method;

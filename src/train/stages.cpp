@@ -10,7 +10,8 @@
 namespace retain::train {
 
 std::vector<Stage> plan_stages(const config::TrainConfig& train, method::Method& method,
-                               const std::vector<std::string>& task_names, const std::vector<int64_t>& train_sizes) {
+                               const std::vector<std::string>& task_names, const std::vector<int64_t>& train_sizes,
+                               const std::string& origin) {
   std::vector<Stage> stages;
   const auto T = static_cast<int64_t>(task_names.size());
   if (method.trains_jointly()) {
@@ -36,7 +37,7 @@ std::vector<Stage> plan_stages(const config::TrainConfig& train, method::Method&
                               : __builtin_mul_overflow(train.epochs, stage.micro_per_epoch, &epoch_micro);
     stage.steps = train.max_steps > 0 ? train.max_steps : std::max<int64_t>(1, epoch_micro / train.grad_accum);
     if (overflow || __builtin_add_overflow(total, stage.steps, &total)) {
-      fail("config", "train.max_steps = ", train.max_steps, ", train.epochs = ", train.epochs,
+      fail("config", origin, ": train.max_steps = ", train.max_steps, ", train.epochs = ", train.epochs,
            ": the stream's optimizer steps do not fit a 64-bit count");
     }
   }

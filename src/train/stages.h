@@ -22,9 +22,11 @@ struct Stage {
 };
 
 // The stages of a stream of `task_names` whose tasks hold `train_sizes` training examples, with the
-// examples `method` trains on; fails naming a task with no training examples.
+// examples `method` trains on; fails naming a task with no training examples, and naming `origin`
+// (where the step count was given: the stream file or a --set) when the steps do not fit int64.
 std::vector<Stage> plan_stages(const config::TrainConfig& train, method::Method& method,
-                               const std::vector<std::string>& task_names, const std::vector<int64_t>& train_sizes);
+                               const std::vector<std::string>& task_names, const std::vector<int64_t>& train_sizes,
+                               const std::string& origin);
 
 // The optimizer steps of every stage.
 int64_t total_steps(const std::vector<Stage>& stages);

@@ -103,21 +103,24 @@ void model_limits_apply(config::StreamConfig& config, const model::Model& model,
   const auto& model_config = model.config();
   const int64_t vocab = model_config.get_int("vocab_size", 0);
   if (tokenizer != nullptr && vocab > 0 && tokenizer->vocab_size() > vocab) {
-    fail("config", config.source, ": the tokenizer ", tokenizer->path(), " has ids up to ", tokenizer->vocab_size() - 1,
-         ", past the ", vocab, " embedding rows of ", model_config.path(), " (vocab_size)");
+    fail("config", config.origin_of("model.tokenizer"), ": the tokenizer ", tokenizer->path(), " has ids up to ",
+         tokenizer->vocab_size() - 1, ", past the ", vocab, " embedding rows of ", model_config.path(),
+         " (vocab_size)");
   }
   const int64_t positions = model.max_positions();
   if (positions <= 0) return;
   // Generation keeps at least one prompt token.
-  auto too_many_new = [&](const std::string& key, int64_t value) {
+  auto too_many_new = [&](const std::string& key, const std::string& origin, int64_t value) {
     if (value >= positions) {
-      fail("config", config.source, ": ", key, " = ", value, " leaves no room for the prompt in the ", positions,
+      fail("config", origin, ": ", key, " = ", value, " leaves no room for the prompt in the ", positions,
            " positions of ", model_config.path(), " (at most ", positions - 1, ")");
     }
   };
-  too_many_new("[eval] max_new_tokens", config.eval.max_new_tokens);
-  for (const auto& task : config.tasks)
-    too_many_new("[[task]] '" + task.name + "' max_new_tokens", task.max_new_tokens);
+  too_many_new("[eval] max_new_tokens", config.origin_of("eval.max_new_tokens"), config.eval.max_new_tokens);
+  for (size_t t = 0; t < config.tasks.size(); ++t) {
+    too_many_new("[[task]] '" + config.tasks[t].name + "' max_new_tokens",
+                 config.origin_of("task." + std::to_string(t + 1) + ".max_new_tokens"), config.tasks[t].max_new_tokens);
+  }
   if (config.train.max_length > positions) {
     if (leader) {
       std::fprintf(stderr,
@@ -126,6 +129,25 @@ void model_limits_apply(config::StreamConfig& config, const model::Model& model,
                    model_config.path().c_str(), static_cast<long long>(positions));
     }
     config.train.max_length = positions;
+  }
+}
+
+// The stream's method. Its own checks of its options ("[method] ewc: lambda must not be negative")
+// name no file; the error gets the --set that set an option it names, else the stream file.
+std::unique_ptr<method::Method> method_from(config::StreamConfig& config) {
+  try {
+    return method::method_create(config.method);
+  } catch (const Error& e) {
+    const std::string what = e.what(), component = "[method] ";
+    if (what.rfind(component, 0) != 0) throw;
+    const std::string* origin = &config.source;
+    for (const auto& [key, set] : config.overrides) {
+      const bool named = key == "method.name"
+                             ? what.find("unknown method") != std::string::npos
+                             : key.rfind("method.", 0) == 0 && what.find(key.substr(7)) != std::string::npos;
+      if (named) origin = &set;
+    }
+    throw Error(component + *origin + ": [method] " + what.substr(component.size()));
   }
 }
 
@@ -288,7 +310,7 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   model = model_for(config, device);
   tokenizer = tokenizer_for(config);
   model_limits_apply(config, *model, tokenizer.get(), leader);
-  method = method::method_create(config.method);
+  method = method_from(config);
   method->attach(*model);
   dist::broadcast_model(*comm, *model);
   run_outputs_check(config, *model, *method);
@@ -311,7 +333,8 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   retention = Retention::create(config, *model, dir, device);
   std::vector<std::string> names;
   for (const auto& task : stream) names.push_back(task.config.name);
-  stages = plan_stages(train, *method, names, train_sizes);
+  stages = plan_stages(train, *method, names, train_sizes,
+                       config.origin_of(train.max_steps > 0 ? "train.max_steps" : "train.epochs"));
 
   evaluator = std::make_unique<Evaluator>(
       *model, tokenizer.get(), EvalOptions{config.eval.batch_size, config.eval.max_new_tokens, train.max_length},
@@ -358,7 +381,8 @@ RunCheckpoint start(Run& run) {
     run.progress->event("eval", {{"row", "base"}, {"scores", scores_json(state.results.base)}});
   }
   if (!run.general.empty()) {
-    state.results.general_ppl_before = run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens);
+    state.results.general_ppl_before =
+        run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens);
   }
   if (run.retention) run.retention->measure_before(*run.evaluator, run.leader, state.results, *run.progress);
   state.model = model::model_state(*run.model);
@@ -547,7 +571,8 @@ void finish_stage(Run& run, int64_t s, RunCheckpoint& state) {
   state.head = run.prototypes.state();
   if (state.stage == static_cast<int64_t>(run.stages.size())) {
     if (!run.general.empty()) {
-      state.results.general_ppl_after = run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens);
+      state.results.general_ppl_after =
+          run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens);
     }
     if (run.retention) run.retention->measure_after(*run.evaluator, state.results, *run.progress);
   }
