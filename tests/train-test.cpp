@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,7 @@
 #include "test-support.h"
 #include "tok/tokenizer.h"
 #include "train/batches.h"
+#include "train/progress.h"
 #include "train/prototype-head.h"
 #include "train/run-checkpoint.h"
 #include "train/trainer.h"
@@ -547,6 +549,29 @@ TEST(Run, AdapterMethodsSaveOnePeftFolderPerTask) {
     }
   }
   EXPECT_FALSE(fs::exists(run_dir + "/model"));
+}
+
+// A long evaluation says how far it is (before: silent until done): a line with the count, the total
+// and an ETA once an interval has passed, none before it, none from a quiet (non-leader) rank.
+TEST(WorkProgress, LongWorkSaysHowFarItIs) {
+  auto text_of = [](double every, bool quiet) {
+    std::FILE* out = std::tmpfile();
+    train::WorkProgress progress("[eval] task 'copy'", 8, "examples", quiet, every, out);
+    progress.done(0);
+    progress.done(2);
+    progress.done(6);
+    std::rewind(out);
+    std::string text;
+    for (int c; (c = std::fgetc(out)) != EOF;) text += static_cast<char>(c);
+    std::fclose(out);
+    return text;
+  };
+  const auto every = text_of(0, false);
+  EXPECT_NE(every.find("[eval] task 'copy': 2/8 examples, 0s so far, ETA 0s\n"), std::string::npos) << every;
+  EXPECT_NE(every.find("[eval] task 'copy': 6/8 examples"), std::string::npos) << every;
+  EXPECT_EQ(every.find("0/8"), std::string::npos) << every;
+  EXPECT_EQ(text_of(3600, false), "");
+  EXPECT_EQ(text_of(0, true), "");
 }
 
 }  // namespace

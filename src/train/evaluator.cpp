@@ -7,6 +7,7 @@
 #include "error.h"
 #include "eval/scorers.h"
 #include "model/generate.h"
+#include "train/progress.h"
 
 namespace retain::train {
 
@@ -22,6 +23,8 @@ Evaluator::Evaluator(model::Model& model, const tok::Tokenizer* tokenizer, EvalO
       device_(device),
       special_(special_tokens(model)),
       comm_(comm != nullptr && comm->distributed() ? comm : nullptr) {}
+
+bool Evaluator::leader() const { return comm_ == nullptr || comm_->rank() == 0; }
 
 bool Evaluator::mine(size_t index) const {
   return comm_ == nullptr || static_cast<int64_t>(index % static_cast<size_t>(comm_->size())) == comm_->rank();
@@ -43,10 +46,9 @@ TaskScore Evaluator::score(const data::TaskData& task, const std::vector<int64_t
     result = score_images(task, allowed_classes);
   } else if (kind == config::TaskKind::Text) {
     // Held-out text when the task has some, else its training text (how well it is still known).
-    const auto& docs = !task.test.text.empty()    ? task.test.text
-                       : !task.valid.text.empty() ? task.valid.text
-                                                  : task.train.text;
-    result.score = perplexity(docs, 0);
+    const bool test = !task.test.text.empty(), valid = !test && !task.valid.text.empty();
+    const auto& docs = test ? task.test.text : valid ? task.valid.text : task.train.text;
+    result.score = perplexity(docs, 0, test ? task.config.test : valid ? task.config.valid : task.config.train);
     result.examples = static_cast<int64_t>(docs.size());
   } else {
     result = score_generation(task);
@@ -61,7 +63,10 @@ TaskScore Evaluator::score_generation(const data::TaskData& task) {
   const int64_t max_new = task.config.max_new_tokens > 0 ? task.config.max_new_tokens : options_.max_new_tokens;
   const int64_t prompt_room = std::max<int64_t>(1, options_.max_length - max_new);
   double total = 0;
+  WorkProgress progress("[eval] task '" + task.config.name + "'", static_cast<int64_t>(examples.size()), "examples",
+                        !leader());
   for (size_t begin = 0; begin < examples.size(); begin += options_.batch_size) {
+    progress.done(static_cast<int64_t>(begin));
     if (!mine(begin / options_.batch_size)) continue;
     const auto end = std::min(examples.size(), begin + static_cast<size_t>(options_.batch_size));
     std::vector<std::vector<int32_t>> prompts;
@@ -117,7 +122,9 @@ TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<
   const auto channels = model_.config().get_int("num_channels", 3);
   torch::Tensor blocked;  // -inf on the classes the prediction may not take
   int64_t correct = 0;
+  WorkProgress progress("[eval] task '" + task.config.name + "'", images.size(), "images", !leader());
   for (int64_t begin = 0; begin < images.size(); begin += options_.batch_size) {
+    progress.done(begin);
     if (!mine(static_cast<size_t>(begin / options_.batch_size))) continue;
     const auto end = std::min<int64_t>(images.size(), begin + options_.batch_size);
     std::vector<ImageRef> items;
@@ -150,13 +157,22 @@ TaskScore Evaluator::score_images(const data::TaskData& task, const std::vector<
   return result;
 }
 
-double Evaluator::perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens) {
+double Evaluator::perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens,
+                             const std::string& source) {
   torch::NoGradGuard no_grad;
   model_.eval();
   auto blocks = tokenize_packed(*tokenizer_, documents, special_, options_.max_length);
   double nll = 0;
   int64_t tokens = 0;
+  // The blocks scored: up to the batch in which max_tokens is reached.
+  auto scored = static_cast<int64_t>(blocks.size());
+  for (int64_t i = 0, seen = 0; max_tokens > 0 && i < scored; ++i) {
+    seen += static_cast<int64_t>(blocks[static_cast<size_t>(i)].ids.size()) - 1;
+    if (seen >= max_tokens) scored = std::min(scored, (i / options_.batch_size + 1) * options_.batch_size);
+  }
+  WorkProgress progress("[eval] general-text perplexity", scored, "blocks", !leader());
   for (size_t begin = 0; begin < blocks.size(); begin += options_.batch_size) {
+    progress.done(static_cast<int64_t>(begin));
     if (max_tokens > 0 && tokens >= max_tokens) break;
     const auto end = std::min(blocks.size(), begin + static_cast<size_t>(options_.batch_size));
     std::vector<const TokenizedExample*> rows;
@@ -175,7 +191,7 @@ double Evaluator::perplexity(const std::vector<data::TextExample>& documents, in
   }
   nll = summed(nll, "perplexity");
   model_.train();
-  if (tokens == 0) fail("eval", "perplexity: the text has fewer than 2 tokens");
+  if (tokens == 0) fail("eval", source, ": fewer than 2 tokens to score the perplexity on");
   return std::exp(nll / static_cast<double>(tokens));
 }
 

@@ -40,8 +40,9 @@ class Evaluator {
 
   // `allowed_classes` (image tasks): the labels the prediction may take; empty = all of the head.
   TaskScore score(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
-  // exp(mean next-token loss) over `documents` packed into max_length blocks, at most `max_tokens` tokens.
-  double perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens);
+  // exp(mean next-token loss) over `documents` packed into max_length blocks, at most `max_tokens` tokens;
+  // `source` names the documents' file in the error for a text of fewer than 2 tokens.
+  double perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens, const std::string& source);
   // Image tasks predict with `head` (nearest class mean) instead of the model's logits; null = the logits.
   void use_prototypes(const PrototypeHead* head) { prototypes_ = head; }
   const PrototypeHead* prototypes() const { return prototypes_; }
@@ -51,6 +52,7 @@ class Evaluator {
   TaskScore score_images(const data::TaskData& task, const std::vector<int64_t>& allowed_classes);
   // Whether batch `index` of a split is this rank's to score; the sum of `value` over the ranks.
   bool mine(size_t index) const;
+  bool leader() const;  // rank 0, or not data-parallel: the rank that tells the user
   double summed(double value, const std::string& what);
   model::Model& model_;
   const tok::Tokenizer* tokenizer_;

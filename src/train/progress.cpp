@@ -109,4 +109,28 @@ void Progress::event(const std::string& name, nlohmann::json fields, const std::
   }
 }
 
+WorkProgress::WorkProgress(std::string what, int64_t total, std::string unit, bool quiet, double every_seconds,
+                           std::FILE* out)
+    : what_(std::move(what)),
+      unit_(std::move(unit)),
+      total_(total),
+      quiet_(quiet),
+      every_(every_seconds),
+      out_(out),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
+
+void WorkProgress::done(int64_t count) {
+  if (quiet_ || count <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - last_).count() < every_) return;
+  last_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double eta = elapsed / static_cast<double>(count) * static_cast<double>(total_ - count);
+  std::fprintf(out_, "%s: %lld/%lld %s, %s so far, ETA %s\n", what_.c_str(), static_cast<long long>(count),
+               static_cast<long long>(total_), unit_.c_str(), duration_text(elapsed).c_str(),
+               duration_text(eta).c_str());
+  std::fflush(out_);
+}
+
 }  // namespace retain::train

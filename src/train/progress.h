@@ -43,6 +43,24 @@ class Progress {
   bool bar_shown_ = false;
 };
 
+// A line every `every_seconds` while a long piece of work (an evaluation) runs, so that it is never
+// silent for long: "[eval] task 'copy': 120/500 examples, 1m05s so far, ETA 3m20s". Work that ends
+// within the first interval prints nothing. A quiet one (data-parallel ranks other than 0) prints nothing.
+class WorkProgress {
+ public:
+  WorkProgress(std::string what, int64_t total, std::string unit, bool quiet, double every_seconds = 10,
+               std::FILE* out = stderr);
+  void done(int64_t count);  // `count` of the total are done
+
+ private:
+  std::string what_, unit_;
+  int64_t total_;
+  bool quiet_;
+  double every_;
+  std::FILE* out_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
 // "1h02m", "3m05s", "12s".
 std::string duration_text(double seconds);
 

@@ -382,7 +382,7 @@ RunCheckpoint start(Run& run) {
   }
   if (!run.general.empty()) {
     state.results.general_ppl_before =
-        run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens);
+        run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens, run.config.eval.general_text);
   }
   if (run.retention) run.retention->measure_before(*run.evaluator, run.leader, state.results, *run.progress);
   state.model = model::model_state(*run.model);
@@ -572,7 +572,7 @@ void finish_stage(Run& run, int64_t s, RunCheckpoint& state) {
   if (state.stage == static_cast<int64_t>(run.stages.size())) {
     if (!run.general.empty()) {
       state.results.general_ppl_after =
-          run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens);
+          run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens, run.config.eval.general_text);
     }
     if (run.retention) run.retention->measure_after(*run.evaluator, state.results, *run.progress);
   }
