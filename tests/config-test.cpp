@@ -66,6 +66,16 @@ TEST(HfConfig, ErrorsNameTheFileAndTheKey) {
   EXPECT_EQ(config.get_int("vocab_size", 7), 7);
   message = error_of([] { HfConfig::parse("{not json", "bad/config.json"); });
   EXPECT_NE(message.find("bad/config.json"), std::string::npos) << message;
+  // Integers past int64, as an unsigned or a float (found by fuzz/hf-config-fuzz.cpp: the float was cast,
+  // undefined behaviour; the unsigned wrapped to -1).
+  const auto huge =
+      HfConfig::parse(R"({"a": 6.4e122, "b": 18446744073709551615, "c": [1, 9223372036854775808]})", "h/config.json");
+  for (const char* key : {"a", "b"}) {
+    message = error_of([&] { huge.get_int(key); });
+    EXPECT_NE(message.find(std::string("field '") + key + "' must be an integer"), std::string::npos) << message;
+  }
+  message = error_of([&] { huge.get_int_list("c"); });
+  EXPECT_NE(message.find("field 'c' must be an integer or a list of integers"), std::string::npos) << message;
   // A number JSON can write but a double cannot hold (found by fuzz/hf-config-fuzz.cpp).
   message = error_of([] { HfConfig::parse(R"({"rms_norm_eps": 1e999})", "huge/config.json"); });
   EXPECT_EQ(message.rfind("[config] huge/config.json: invalid JSON", 0), 0u) << message;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "error.h"
@@ -12,6 +13,22 @@ namespace retain::io {
 namespace {
 
 const char* json_type_name(const nlohmann::json& value) { return value.type_name(); }
+
+// The value as an int64 when it is one: an integer in range, or a whole float in range (4096.0).
+// Unsigned integers past INT64_MAX and floats past its range are not (a cast would be undefined).
+std::optional<int64_t> as_int64(const nlohmann::json& value) {
+  if (value.is_number_unsigned()) {
+    const auto u = value.get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == std::trunc(d)) return static_cast<int64_t>(d);
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -49,11 +66,7 @@ const nlohmann::json& HfConfig::at(const std::string& key) const {
 int64_t HfConfig::get_int(const std::string& key) const {
   const auto& value = at(key);
   // 4096.0 is accepted as an integer; 0.5 is not.
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float() &&
-      value.get<double>() == static_cast<double>(static_cast<int64_t>(value.get<double>()))) {
-    return static_cast<int64_t>(value.get<double>());
-  }
+  if (const auto integer = as_int64(value)) return *integer;
   fail("config", path_, ": field '", key, "' must be an integer, got ", json_type_name(value), " ", value.dump());
 }
 
@@ -105,12 +118,15 @@ double HfConfig::get_positive_double(const std::string& key, double fallback) co
 std::vector<int64_t> HfConfig::get_int_list(const std::string& key) const {
   if (!has(key)) return {};
   const auto& value = at(key);
-  if (value.is_number_integer()) return {value.get<int64_t>()};
+  if (value.is_number_integer()) {
+    if (const auto integer = as_int64(value)) return {*integer};
+  }
   std::vector<int64_t> out;
   if (value.is_array()) {
     for (const auto& item : value) {
-      if (!item.is_number_integer()) break;
-      out.push_back(item.get<int64_t>());
+      const auto integer = item.is_number_integer() ? as_int64(item) : std::nullopt;
+      if (!integer) break;
+      out.push_back(*integer);
     }
     if (out.size() == value.size()) return out;
   }
