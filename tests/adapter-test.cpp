@@ -213,7 +213,10 @@ TEST(AdapterErrors, BadAdaptersAreRefusedByName) {
       {"r", "0", "'r' must be a whole number of 1 or more, got 0"},
       {"lora_alpha", R"("16")", "'lora_alpha' must be a finite number"},
       {"lora_alpha", "1e999", "invalid JSON"},
-      {"target_modules", "[1]", "holds a non-string entry"}};
+      {"target_modules", "[1]", "holds a non-string entry"},
+      {"target_modules", R"("q_proj{6666666666666666666}")",
+       "target_modules 'q_proj{6666666666666666666}' is not a "
+       "regular expression (number too big in {} quantifier"}};
   for (const auto& [key, value, expected] : values) {
     auto bad = files.config;
     bad.erase(key);

@@ -1,7 +1,9 @@
 #include "io/peft-config.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include <cmath>
-#include <regex>
 #include <set>
 
 #include "error.h"
@@ -41,24 +43,51 @@ bool truthy(const json& value) {
 // A key's pattern as PEFT matches it against module names.
 std::string pattern_regex(const std::string& key) { return "(.*\\.)?" + key; }
 
-// Whole-name match of a regular expression the config holds (checked at parse, so it compiles); a
-// match the library gives up on (too complex) is an error naming the file.
-bool regex_matches(const std::string& module, const std::string& pattern, const std::string& path) {
-  try {
-    return std::regex_match(module, std::regex(pattern));
-  } catch (const std::regex_error& e) {
-    fail("peft", path, ": the regular expression '", pattern, "' cannot be matched against '", module, "' (", e.what(),
-         ")");
+// A regular expression of the config, matched against whole module names as Python's re.fullmatch
+// (what PEFT calls) does, on PCRE2: its syntax is Python's nearly everywhere, and its limits are
+// errors (std::regex overflowed a signed integer on "a{6666666666666666666}", found by
+// fuzz/adapter-config-fuzz.cpp). `what` names the value in messages ("target_modules 'q_proj('").
+class FullMatch {
+ public:
+  FullMatch(const std::string& pattern, const std::string& what, const std::string& path)
+      : pattern_(pattern), path_(path) {
+    int code = 0;
+    PCRE2_SIZE offset = 0;
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                          PCRE2_ANCHORED | PCRE2_ENDANCHORED, &code, &offset, nullptr);
+    if (code_ == nullptr) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(code, message, sizeof message);
+      fail("peft", path, ": ", what, " is not a regular expression (", reinterpret_cast<const char*>(message),
+           " at offset ", offset, ")");
+    }
   }
+  ~FullMatch() { pcre2_code_free(code_); }
+  FullMatch(const FullMatch&) = delete;
+  FullMatch& operator=(const FullMatch&) = delete;
+
+  bool operator()(const std::string& text) const {
+    pcre2_match_data* data = pcre2_match_data_create_from_pattern(code_, nullptr);
+    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, data, nullptr);
+    pcre2_match_data_free(data);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+      fail("peft", path_, ": the regular expression '", pattern_, "' cannot be matched against '", text,
+           "' (PCRE2 error ", rc, ")");
+    }
+    return rc >= 0;
+  }
+
+ private:
+  std::string pattern_, path_;
+  pcre2_code* code_ = nullptr;
+};
+
+bool regex_matches(const std::string& module, const std::string& pattern, const std::string& path) {
+  return FullMatch(pattern, "'" + pattern + "'", path)(module);
 }
 
-// `what` names the value in the message ("target_modules 'q_proj('").
 void check_regex(const std::string& pattern, const std::string& what, const std::string& path) {
-  try {
-    std::regex compiled(pattern);
-  } catch (const std::regex_error& e) {
-    fail("peft", path, ": ", what, " is not a regular expression (", e.what(), ")");
-  }
+  FullMatch(pattern, what, path);
 }
 
 const json* pattern_match(const json& patterns, const std::string& module, const std::string& path) {
