@@ -170,7 +170,7 @@ double Evaluator::perplexity(const std::vector<data::TextExample>& documents, in
     seen += static_cast<int64_t>(blocks[static_cast<size_t>(i)].ids.size()) - 1;
     if (seen >= max_tokens) scored = std::min(scored, (i / options_.batch_size + 1) * options_.batch_size);
   }
-  WorkProgress progress("[eval] general-text perplexity", scored, "blocks", !leader());
+  WorkProgress progress("[eval] perplexity of " + source, scored, "blocks", !leader());
   for (size_t begin = 0; begin < blocks.size(); begin += options_.batch_size) {
     progress.done(static_cast<int64_t>(begin));
     if (max_tokens > 0 && tokens >= max_tokens) break;
