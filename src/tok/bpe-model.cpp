@@ -68,6 +68,13 @@ BpeModel::BpeModel(BpeConfig config, const std::string& file)
     max_id = std::max(max_id, id);
     vocab_[token] = id;
   }
+  // The tables below are indexed by id: a vocabulary whose ids run far past its size (one token with
+  // id 268435455 is 8 GB of table) is refused (found by fuzz/tokenizer-json-fuzz.cpp). Real files
+  // number their tokens 0..N-1.
+  if (int64_t{max_id} + 1 > 2 * static_cast<int64_t>(config.vocab.size()) + 1024) {
+    fail("tokenizer", file, ": the vocabulary's ids run up to ", max_id, " for ", config.vocab.size(),
+         " tokens; its tokens must be numbered 0..N-1 (with few gaps)");
+  }
   id_to_token_.resize(static_cast<size_t>(max_id + 1));
   has_token_.assign(static_cast<size_t>(max_id + 1), false);
   // In the file's order, so that the error names the same two tokens every time.

@@ -340,6 +340,9 @@ TEST(Refused, MalformedFiles) {
   expect_refused({{"model", bpe({"a"}, {})}, {"added_tokens", {{{"id", 1}}}}}, {"added_tokens[0]", "'content'"});
   json same_id = {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"c", 1}}}, {"merges", json::array()}};
   expect_refused({{"model", same_id}}, {"tokens 'b' and 'c' both have id 1"});
+  // One token with an id far past the vocabulary's size (the id-indexed tables would take 8 GB).
+  json sparse = {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 268435455}}}, {"merges", json::array()}};
+  expect_refused({{"model", sparse}}, {"the vocabulary's ids run up to 268435455 for 2 tokens"});
   fs::create_directories(test_dir() / "empty");
   EXPECT_THROW(Tokenizer::load((test_dir() / "empty").string()), retain::Error);  // no tokenizer.json in it
   EXPECT_THROW(Tokenizer::load((test_dir() / "missing.json").string()), retain::Error);
