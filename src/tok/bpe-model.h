@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tok/json-node.h"
+#include "tok/token-model.h"
 #include "tok/word-cache.h"
 
 namespace retain::tok {
@@ -35,17 +36,17 @@ struct BpeConfig {
   bool byte_level = false;
 };
 
-class BpeModel {
+class BpeModel : public TokenModel {
  public:
   // `file` names the source in errors (a merge or unk_token missing from the vocabulary).
   BpeModel(BpeConfig config, const std::string& file);
 
   // Appends the ids of `word` (not empty) to `out`.
-  void tokenize(std::string_view word, std::vector<int32_t>& out) const;
+  void tokenize(std::string_view word, std::vector<int32_t>& out) const override;
 
-  std::optional<int32_t> token_to_id(std::string_view token) const;
-  const std::string* id_to_token(int32_t id) const;  // nullptr when no token has this id
-  int32_t max_id() const { return static_cast<int32_t>(id_to_token_.size()) - 1; }
+  std::optional<int32_t> token_to_id(std::string_view token) const override;
+  const std::string* id_to_token(int32_t id) const override;
+  int32_t max_id() const override { return static_cast<int32_t>(id_to_token_.size()) - 1; }
 
  private:
   struct Merge {

@@ -1,8 +1,10 @@
-// normalizers.cpp - the normalizer types of Hugging Face tokenizers that BPE models use.
+// normalizers.cpp - the normalizer types of Hugging Face tokenizers that BPE and Unigram files use.
 #include "tok/normalizers.h"
 
+#include <optional>
 #include <vector>
 
+#include "tok/precompiled-charsmap.h"
 #include "tok/regex.h"
 #include "tok/unicode.h"
 
@@ -70,6 +72,16 @@ class Strip : public Normalizer {
   bool left_, right_;
 };
 
+// SentencePiece's own rules (T5, mT5, ALBERT): precompiled-charsmap.h.
+class Precompiled : public Normalizer {
+ public:
+  Precompiled(std::string_view blob, std::string context) : charsmap_(blob, std::move(context)) {}
+  void normalize(std::string& text) const override { text = charsmap_.normalize(text); }
+
+ private:
+  PrecompiledCharsmap charsmap_;
+};
+
 class Sequence : public Normalizer {
  public:
   explicit Sequence(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
@@ -96,14 +108,20 @@ std::unique_ptr<Normalizer> normalizer_from_json(const JsonNode& node) {
   }
   if (type == "Strip")
     return std::make_unique<Strip>(node.bool_or("strip_left", false), node.bool_or("strip_right", false));
+  if (type == "Precompiled") {
+    JsonNode charsmap = node["precompiled_charsmap"];
+    std::optional<std::string> blob = base64_decode(charsmap.str());
+    if (!blob) charsmap.fail("expected base64 text");
+    return std::make_unique<Precompiled>(*blob, node.file() + ": " + charsmap.where());
+  }
   if (type == "Sequence") {
     JsonNode list = node["normalizers"];
     std::vector<std::unique_ptr<Normalizer>> steps;
     for (size_t i = 0; i < list.size(); ++i) steps.push_back(normalizer_from_json(list[i]));
     return std::make_unique<Sequence>(std::move(steps));
   }
-  node.fail("normalizer type '", type, "' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, ",
-            "Strip, Sequence)");
+  node.fail("normalizer type '", type, "' is not supported (supported: NFC, NFD, NFKC, NFKD, Precompiled, ",
+            "Prepend, Replace, Strip, Sequence)");
 }
 
 }  // namespace retain::tok

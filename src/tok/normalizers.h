@@ -1,5 +1,6 @@
 // normalizers.h - tokenizer.json "normalizer": rewrites each stretch of text between added tokens
-// before it is split. Implemented: NFC, NFD, NFKC, NFKD, Prepend, Replace, Strip, Sequence; any
+// before it is split. Implemented: NFC, NFD, NFKC, NFKD, Precompiled, Prepend, Replace, Strip,
+// Sequence; any
 // other type is refused when the file is loaded.
 #pragma once
 

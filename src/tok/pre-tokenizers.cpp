@@ -233,6 +233,14 @@ class Metaspace : public PreTokenizer {
   bool split_;
 };
 
+// Whitespace separates the parts and is dropped (T5's files put this before Metaspace).
+class WhitespaceSplit : public PreTokenizer {
+ public:
+  void split(std::string_view piece, bool at_start, PieceSink emit) const override {
+    emit_spans(piece, char_spans(piece, is_whitespace), Behavior::Removed, at_start, emit);
+  }
+};
+
 // Every numeric character is its own match; `individual` keeps them apart, else runs stay together.
 class Digits : public PreTokenizer {
  public:
@@ -323,13 +331,14 @@ std::unique_ptr<PreTokenizer> parse(const JsonNode& node, ChainEnd& end) {
     if (replacement.empty()) node["replacement"].fail("expected one character, found an empty string");
     return std::make_unique<Metaspace>(replacement, prepend_scheme_from_json(node), node.bool_or("split", true));
   }
+  if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplit>();
   if (type == "Digits") return std::make_unique<Digits>(node.bool_or("individual_digits", false));
   if (type == "Punctuation") {
     return std::make_unique<Punctuation>(node.has("behavior") ? behavior_from_json(node["behavior"])
                                                               : Behavior::Isolated);
   }
-  node.fail("pre-tokenizer type '", type, "' is not supported (supported: Split, ByteLevel, Metaspace, Digits, ",
-            "Punctuation, Sequence)");
+  node.fail("pre-tokenizer type '", type, "' is not supported (supported: Split, ByteLevel, Metaspace, ",
+            "WhitespaceSplit, Digits, Punctuation, Sequence)");
 }
 
 }  // namespace

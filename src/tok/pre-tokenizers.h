@@ -1,6 +1,6 @@
 // pre-tokenizers.h - tokenizer.json "pre_tokenizer": cuts normalized text into the pieces ("words")
-// the model encodes one by one. Implemented: Split, ByteLevel, Metaspace, Digits, Punctuation,
-// Sequence; any other type is refused when the file is loaded.
+// the model encodes one by one. Implemented: Split, ByteLevel, Metaspace, WhitespaceSplit, Digits,
+// Punctuation, Sequence; any other type is refused when the file is loaded.
 //
 // Pieces are handed on as they are cut, through a chain of callbacks, so the common case (one regex
 // Split) copies no text. When ByteLevel is the last step, as in every GPT-2 / Llama-3 / Qwen file,

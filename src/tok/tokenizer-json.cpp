@@ -9,6 +9,7 @@
 #include "tok/normalizers.h"
 #include "tok/post-processors.h"
 #include "tok/pre-tokenizers.h"
+#include "tok/unigram-model.h"
 
 namespace retain::tok {
 
@@ -54,8 +55,8 @@ TokenizerParts tokenizer_json_parts(const nlohmann::json& json, const std::strin
   JsonNode model = root["model"];
   // Files from before tokenizers 0.9 have no "type"; only BPE has merges.
   std::string type = model.has("type") ? model.type() : (model.has("merges") ? "BPE" : "without a type");
-  if (type != "BPE") {
-    model.fail("model type '", type, "' is not supported (retain reads BPE tokenizers; Unigram, WordPiece and ",
+  if (type != "BPE" && type != "Unigram") {
+    model.fail("model type '", type, "' is not supported (retain reads BPE and Unigram tokenizers; WordPiece and ",
                "WordLevel are refused)");
   }
 
@@ -64,7 +65,13 @@ TokenizerParts tokenizer_json_parts(const nlohmann::json& json, const std::strin
   if (root.has("normalizer")) parts.normalizer = normalizer_from_json(root["normalizer"]);
   bool byte_level = false;
   if (root.has("pre_tokenizer")) parts.pre_tokenizer = pre_tokenizer_from_json(root["pre_tokenizer"], &byte_level);
-  parts.model = bpe_model_from_json(model, byte_level);
+  if (type == "BPE") {
+    parts.model = bpe_model_from_json(model, byte_level);
+  } else {
+    // A Unigram vocabulary holds text, never byte-level spellings.
+    if (byte_level) root["pre_tokenizer"].fail("a ByteLevel pre-tokenizer needs a BPE model, not Unigram");
+    parts.model = unigram_model_from_json(model);
+  }
   std::vector<AddedToken> added;
   if (root.has("added_tokens")) added = added_tokens_from_json(root["added_tokens"]);
   parts.added = std::make_unique<AddedTokens>(std::move(added), parts.normalizer.get());

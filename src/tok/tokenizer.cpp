@@ -8,13 +8,13 @@
 #include "error.h"
 #include "io/gguf.h"
 #include "tok/added-tokens.h"
-#include "tok/bpe-model.h"
 #include "tok/decoders.h"
 #include "tok/gguf-vocab.h"
 #include "tok/gpt2-files.h"
 #include "tok/normalizers.h"
 #include "tok/post-processors.h"
 #include "tok/pre-tokenizers.h"
+#include "tok/token-model.h"
 #include "tok/tokenizer-json.h"
 #include "tok/unicode.h"
 
@@ -98,7 +98,7 @@ void Tokenizer::encode_stretch(std::string_view text, size_t offset, std::vector
 
 void Tokenizer::encode_normalized(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
   if (text.empty()) return;
-  const BpeModel& model = *parts_.model;
+  const TokenModel& model = *parts_.model;
   auto to_model = [&](std::string_view piece, bool) { model.tokenize(piece, ids); };
   if (parts_.pre_tokenizer) {
     parts_.pre_tokenizer->split(text, at_start, to_model);

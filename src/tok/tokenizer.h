@@ -1,14 +1,16 @@
 // tokenizer.h - text <-> token ids, as Hugging Face tokenizers computes them, for BPE models:
-// byte-level (GPT-2, Llama-3, Qwen) and SentencePiece-style with byte fallback (Llama-2, Mistral).
+// byte-level (GPT-2, Llama-3, Qwen) and SentencePiece-style with byte fallback (Llama-2, Mistral),
+// and for SentencePiece's Unigram models (T5) with their precompiled normalization rules.
 //
 //   auto tok = retain::tok::Tokenizer::load("models/llama3");   // folder with tokenizer.json
 //   std::vector<int32_t> ids = tok->encode("Hello world", true);
 //   std::string text = tok->decode(ids, true);                 // without the special tokens
 //
 // encode runs the pipeline of tokenizer.json: added tokens are cut out first, each stretch in
-// between is normalized, pre-tokenized into pieces and each piece BPE-encoded; the post-processor
-// then adds the special tokens. Anything in a file that this reader does not implement (a model
-// type such as Unigram or WordPiece, a normalizer, pre-tokenizer, decoder or post-processor type)
+// between is normalized, pre-tokenized into pieces and each piece encoded by the model (BPE or
+// Unigram); the post-processor then adds the special tokens. Anything in a file that this reader
+// does not implement (a model type such as WordPiece, a normalizer, pre-tokenizer, decoder or
+// post-processor type)
 // is refused at load time with an error naming the file and the component, never ignored.
 // A loaded Tokenizer is immutable; encode and decode may run on many threads at once.
 #pragma once
@@ -23,11 +25,11 @@
 namespace retain::tok {
 
 class AddedTokens;
-class BpeModel;
 class Decoder;
 class Normalizer;
 class PostProcessor;
 class PreTokenizer;
+class TokenModel;
 
 // What a tokenizer is made of; the file readers fill it in. Only `model` and `added` are required.
 struct TokenizerParts {
@@ -40,7 +42,7 @@ struct TokenizerParts {
   std::string path;  // named in errors
   std::unique_ptr<Normalizer> normalizer;
   std::unique_ptr<PreTokenizer> pre_tokenizer;
-  std::unique_ptr<BpeModel> model;
+  std::unique_ptr<TokenModel> model;
   std::unique_ptr<AddedTokens> added;
   std::unique_ptr<PostProcessor> post_processor;
   std::unique_ptr<Decoder> decoder;

@@ -160,6 +160,24 @@ bool is_punctuation(uint32_t c) {
   }
 }
 
+std::vector<size_t> grapheme_ends(std::string_view text) {
+  std::vector<size_t> ends;
+  utf8proc_int32_t state = 0;
+  uint32_t previous = 0;
+  for (size_t at = 0; at < text.size();) {
+    size_t length;
+    const uint32_t c = utf8_decode(text, at, &length);
+    if (at > 0 && utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(previous),
+                                                   static_cast<utf8proc_int32_t>(c), &state)) {
+      ends.push_back(at);
+    }
+    previous = c;
+    at += length;
+  }
+  if (!text.empty()) ends.push_back(text.size());
+  return ends;
+}
+
 std::string unicode_normalize(std::string_view text, NormalForm form) {
   // ASCII is unchanged by every normal form, and is most of the text we see.
   bool ascii = true;

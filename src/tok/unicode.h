@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace retain::tok {
 
@@ -51,6 +52,10 @@ bool is_whitespace(uint32_t code_point);   // the Unicode White_Space property
 bool is_word_char(uint32_t code_point);    // letters, marks, decimal digits, connectors, ZWJ/ZWNJ
 bool is_numeric(uint32_t code_point);      // general categories Nd, Nl, No
 bool is_punctuation(uint32_t code_point);  // ASCII punctuation (which includes $+<=>^`|~) or P*
+
+// The end offsets of the extended grapheme clusters (Unicode UAX #29, as Rust's
+// unicode-segmentation cuts them) of valid UTF-8 `text`, in order; the last is text.size().
+std::vector<size_t> grapheme_ends(std::string_view text);
 
 enum class NormalForm { NFC, NFD, NFKC, NFKD };
 // `text` must be valid UTF-8.

@@ -5,7 +5,9 @@
 // RETAIN_TOKENIZER_CASES names the cases file (default tests/fixtures/tokenizers/cases.json):
 // {"<key>": [{"text", "ids", "ids_with_special"?, "decoded"?}, ...], ...}. RETAIN_TOKENIZER_DIR
 // holds the tokenizer files (default BUILD/tokenizers, filled by scripts/fetch-tokenizers.sh):
-// <key>-tokenizer.json, or <key>-encoder.json + <key>-vocab.bpe. A key without files fails.
+// <key>-tokenizer.json, or <key>-encoder.json + <key>-vocab.bpe; a key whose files are not there
+// is looked for beside the cases file (the small committed ones: t5, unigram-bytes). A key without
+// files fails.
 #include <gtest/gtest.h>
 #include <cstdint>
 
@@ -46,8 +48,13 @@ const Tokenizer* tokenizer_for(const std::string& key) {
   auto it = loaded.find(key);
   if (it != loaded.end()) return it->second.get();
   namespace fs = std::filesystem;
-  const fs::path json = fs::path(tokenizer_dir()) / (key + "-tokenizer.json");
-  const fs::path encoder = fs::path(tokenizer_dir()) / (key + "-encoder.json");
+  fs::path dir = tokenizer_dir();
+  const fs::path beside_cases = fs::path(cases_path()).parent_path();
+  if (!fs::exists(dir / (key + "-tokenizer.json")) && fs::exists(beside_cases / (key + "-tokenizer.json"))) {
+    dir = beside_cases;
+  }
+  const fs::path json = dir / (key + "-tokenizer.json");
+  const fs::path encoder = dir / (key + "-encoder.json");
   std::unique_ptr<Tokenizer> tokenizer;
   if (!fs::exists(json) && !fs::exists(encoder)) {
     ADD_FAILURE() << "key '" << key << "': neither " << json << " nor " << encoder

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <cstdint>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -277,6 +278,141 @@ TEST(Metaspace, PrependSchemeFirstOnlyPrefixesTheStartOfTheText) {
   EXPECT_EQ(never->decode({5, 5}, false), " hi hi");
 }
 
+// A Unigram model whose vocabulary is `pieces` ([token, score]) with ids 0, 1, 2, ... in order.
+json unigram(const std::vector<std::pair<std::string, double>>& pieces, json unk_id, bool byte_fallback = false) {
+  json vocab = json::array();
+  for (const auto& [token, score] : pieces) vocab.push_back({token, score});
+  return {{"type", "Unigram"}, {"unk_id", unk_id}, {"vocab", vocab}, {"byte_fallback", byte_fallback}};
+}
+
+// tokenizers' own cases (models/unigram/model.rs: the doc example and test_encode2), as ids.
+TEST(Unigram, TakesTheSegmentationWithTheHighestTotalScore) {
+  auto doc = load({{"model", unigram({{"<unk>", 0.0},
+                                      {"a", 0.0},
+                                      {"b", 0.0},
+                                      {"c", 0.0},
+                                      {"d", 0.0},
+                                      {"cd", 1.0},
+                                      {"ab", 2.0},
+                                      {"abc", 5.0},
+                                      {"abcd", 10.0}},
+                                     0)}});
+  EXPECT_EQ(doc->encode("abcdacdxx", false), (Ids{8, 1, 5, 0}));  // abcd a cd xx(unknown, fused)
+  auto tok = load({{"model", unigram({{"<unk>", 0.0},
+                                      {"ab", 0.0},
+                                      {"cd", -0.1},
+                                      {"abc", -0.2},
+                                      {"a", -0.3},
+                                      {"b", -0.4},
+                                      {"c", -0.5},
+                                      {"ABC", -0.5},
+                                      {"abcdabcd", 20.0},
+                                      {"q", 20.5},
+                                      {"r", 20.5},
+                                      {"qr", -0.5}},
+                                     0)}});
+  EXPECT_EQ(tok->encode("abc", false), (Ids{3}));
+  EXPECT_EQ(tok->encode("AB", false), (Ids{0}));
+  EXPECT_EQ(tok->encode("abcd", false), (Ids{1, 2}));
+  EXPECT_EQ(tok->encode("abcc", false), (Ids{3, 6}));
+  EXPECT_EQ(tok->encode("xabcabaabcdd", false), (Ids{0, 3, 1, 4, 1, 2, 0}));
+  EXPECT_EQ(tok->encode("xyz\u6771\u4eac", false), (Ids{0}));  // unknown characters fuse into one <unk>
+  EXPECT_EQ(tok->encode("ABC", false), (Ids{7}));
+  EXPECT_EQ(tok->encode("abABCcd", false), (Ids{1, 7, 2}));
+  EXPECT_EQ(tok->encode("ababcdabcdcd", false), (Ids{1, 8, 2}));
+  EXPECT_EQ(tok->encode("abqrcd", false), (Ids{1, 9, 10, 2}));
+  EXPECT_EQ(tok->decode({1, 9, 10, 2}, false), "ab q r cd");  // no decoder: joined with spaces
+}
+
+TEST(Unigram, ByteFallbackSpellsAnUnknownStretchWhenEveryByteHasAToken) {
+  auto tok = load({{"model", unigram({{"<unk>", 0.0}, {"<0xC3>", -0.01}, {"<0xA9>", -0.03}}, 0, true)}});
+  EXPECT_EQ(tok->encode("\u00e9", false), (Ids{1, 2}));
+  EXPECT_EQ(tok->encode("?\u00e9", false), (Ids{0}));  // "?" has no byte token: the fused stretch is <unk>
+}
+
+TEST(Unigram, WithoutUnkIdUnknownTextIsAnErrorNamingTheFile) {
+  auto tok = load({{"model", unigram({{"a", -1.0}}, nullptr)}});
+  EXPECT_EQ(tok->encode("aa", false), (Ids{0, 0}));
+  retain::test::expect_error_with([&] { tok->encode("ab", false); }, "[tokenizer] ",
+                                  {tok->path(), "('b')", "no unk_id"});
+  expect_refused({{"model", unigram({{"a", -1.0}}, 1)}}, {"model.unk_id", "found 1"});
+  json broken = unigram({{"a", -1.0}}, 0);
+  broken["vocab"][0] = {"a"};
+  expect_refused({{"model", broken}}, {"model.vocab[0]", "[token, score]"});
+}
+
+// T5's files: whitespace separates words, Metaspace puts "\u2581" before each.
+TEST(Unigram, WhitespaceSplitThenMetaspaceAsInT5Files) {
+  const std::string space = "\u2581";
+  json pre = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "WhitespaceSplit"}}, {{"type", "Metaspace"}, {"replacement", space}, {"add_prefix_space", true}}}}};
+  auto tok = load({{"model", unigram({{"<unk>", 0.0}, {space + "a", -1.0}, {space + "b", -1.0}, {"b", -2.0}}, 0)},
+                   {"pre_tokenizer", pre},
+                   {"decoder", {{"type", "Metaspace"}, {"replacement", space}, {"add_prefix_space", true}}}});
+  EXPECT_EQ(tok->encode("  a \t\n b", false), (Ids{1, 2}));
+  EXPECT_EQ(tok->encode("ab", false), (Ids{1, 3}));
+  EXPECT_EQ(tok->decode({1, 2}, false), "a b");
+}
+
+std::string base64(const std::string& bytes) {
+  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t at = 0; at < bytes.size(); at += 3) {
+    uint32_t bits = 0;
+    for (size_t i = 0; i < 3; ++i)
+      bits = bits << 8 | (at + i < bytes.size() ? static_cast<unsigned char>(bytes[at + i]) : 0);
+    const size_t count = std::min<size_t>(3, bytes.size() - at);
+    for (size_t i = 0; i < 4; ++i) out += i <= count ? digits[(bits >> (18 - 6 * i)) & 63] : '=';
+  }
+  return out;
+}
+
+// A precompiled_charsmap by hand: a Darts double-array of 256 units where 'a' leads to the rule
+// "A" and 'x' to the empty rule (removed). Unit = offset << 10 | has_leaf << 8 | label; the root's
+// offset is 0, so byte c sits at unit c, and its leaf at c ^ 1 holds the replacement's offset.
+std::string hand_made_charsmap(uint32_t units = 256) {
+  std::vector<uint32_t> trie(units, 0);
+  auto rule = [&](unsigned char c, uint32_t replacement_at) {
+    trie[c] = (1u << 10) | (1u << 8) | c;
+    trie[c ^ 1u] = replacement_at;
+  };
+  if (units >= 256) {
+    rule('a', 0);
+    rule('x', 1);
+  }
+  std::string blob;
+  auto put = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) blob += static_cast<char>((v >> (8 * i)) & 0xFF);
+  };
+  put(units * 4);
+  for (uint32_t u : trie) put(u);
+  return blob + std::string("A\0", 2);
+}
+
+json precompiled(const std::string& blob) { return {{"type", "Precompiled"}, {"precompiled_charsmap", base64(blob)}}; }
+
+TEST(Precompiled, RulesReplaceOrRemoveWhatTheyMatch) {
+  auto tok = load({{"model", unigram({{"<unk>", 0.0}, {"A", -1.0}, {"b", -1.0}}, 0)},
+                   {"normalizer", precompiled(hand_made_charsmap())}});
+  EXPECT_EQ(tok->encode("xaxbx", false), (Ids{1, 2}));  // "A" "b": a became A, every x went
+  EXPECT_EQ(tok->encode("ab", false), (Ids{1, 2}));
+  EXPECT_EQ(tok->encode("x", false), Ids{});
+}
+
+TEST(Precompiled, CorruptCharsmapsAreErrorsNotCrashes) {
+  json model = unigram({{"<unk>", 0.0}}, 0);
+  expect_refused({{"model", model}, {"normalizer", {{"type", "Precompiled"}, {"precompiled_charsmap", "Zm9v!"}}}},
+                 {"normalizer.precompiled_charsmap", "base64"});
+  std::string cut = hand_made_charsmap().substr(0, 100);
+  expect_refused({{"model", model}, {"normalizer", precompiled(cut)}}, {"does not fit"});
+  // One unit: the root's child for any byte lies outside the array.
+  auto tok = load({{"model", model}, {"normalizer", precompiled(hand_made_charsmap(1))}});
+  retain::test::expect_error_with([&] { tok->encode("a", false); }, "[tokenizer] ",
+                                  {tok->path(), "precompiled_charsmap", "outside itself"});
+}
+
 TEST(PostProcessor, TemplateWrapsTheTextOnlyWhenAskedTo) {
   auto tok = load({{"model", bpe({"<s>", "</s>", "a"}, {})},
                    {"added_tokens", {added(0, "<s>", true), added(1, "</s>", true)}},
@@ -306,9 +442,9 @@ TEST(PostProcessor, RobertaPutsClsAndSepAround) {
   EXPECT_EQ(tok->encode("a", true), (Ids{0, 2, 1}));
 }
 
-TEST(Refused, ModelTypesOtherThanBpe) {
-  expect_refused({{"model", {{"type", "Unigram"}, {"vocab", json::array()}}}}, {"model type 'Unigram'"});
+TEST(Refused, ModelTypesOtherThanBpeAndUnigram) {
   expect_refused({{"model", {{"type", "WordPiece"}, {"vocab", json::object()}}}}, {"model type 'WordPiece'"});
+  expect_refused({{"model", {{"type", "WordLevel"}, {"vocab", json::object()}}}}, {"model type 'WordLevel'"});
 }
 
 TEST(Refused, ComponentTypesThatAreNotImplemented) {
