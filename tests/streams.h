@@ -63,7 +63,26 @@ inline int run_command(const std::string& command) {
 
 inline std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-// A little decoder stream in DIR/stream.toml: two generation tasks and a text task, on a 1-layer
+// Two generation tasks' files in DIR: copy-{train,test}.jsonl (a word, then the word) and
+// upper-{train,test}.jsonl (a word, then the word twice).
+inline void write_word_tasks(const std::string& dir) {
+  for (const char* split : {"train", "test"}) {
+    std::ofstream copy(dir + "/copy-" + split + ".jsonl"), upper(dir + "/upper-" + split + ".jsonl");
+    for (const char* word : {"cat", "dog", "sun", "tree", "moon", "fish"}) {
+      copy << R"({"input": ")" << word << R"(", "output": " )" << word << "\"}\n";
+      upper << R"({"input": ")" << word << R"(", "output": " )" << word << " " << word << "\"}\n";
+    }
+  }
+}
+
+inline const char* kWordTasks =
+    "[[task]]\nname = \"copy\"\nkind = \"generation\"\ntrain = \"copy-train.jsonl\"\ntest = \"copy-test.jsonl\"\n"
+    "template = \"Copy: {input}\\n\"\n"
+    "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = "
+    "\"upper-test.jsonl\"\n"
+    "template = \"Twice: {input}\\n\"\nmetric = \"rouge_l\"\n";
+
+// A little decoder stream in DIR/stream.toml: the two word tasks and a text task, on a 1-layer
 // Llama with the real Llama-2 tokenizer (`tokenizer`).
 inline std::string text_stream(const std::string& dir, const std::string& tokenizer) {
   std::filesystem::create_directories(dir + "/llama");
@@ -72,26 +91,30 @@ inline std::string text_stream(const std::string& dir, const std::string& tokeni
     "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128, "rms_norm_eps": 1e-6,
     "rope_theta": 10000.0, "tie_word_embeddings": true, "bos_token_id": 1, "eos_token_id": 2,
     "initializer_range": 0.02})";
-  for (const char* split : {"train", "test"}) {
-    std::ofstream copy(dir + "/copy-" + split + ".jsonl"), upper(dir + "/upper-" + split + ".jsonl");
-    for (const char* word : {"cat", "dog", "sun", "tree", "moon", "fish"}) {
-      copy << R"({"input": ")" << word << R"(", "output": " )" << word << "\"}\n";
-      upper << R"({"input": ")" << word << R"(", "output": " )" << word << " " << word << "\"}\n";
-    }
-  }
+  write_word_tasks(dir);
   std::ofstream(dir + "/general.txt")
       << "The cat sat on the mat.\n\nThe dog ran in the sun.\n\nA tree grew by the sea.\n";
+  std::ofstream(dir + "/stream.toml") << "[run]\nname = \"text\"\nout = \"" << dir << "/runs\"\n"
+                                      << "[model]\ninit = \"llama/config.json\"\ntokenizer = \"" << tokenizer << "\"\n"
+                                      << "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-2\nmax_length = 32\n"
+                                      << "[eval]\nmax_new_tokens = 4\ngeneral_text = \"general.txt\"\n"
+                                      << kWordTasks
+                                      << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
+  return dir + "/stream.toml";
+}
+
+// The two word tasks in DIR/stream.toml on the committed T5 fixture (tests/fixtures/hf/t5: its
+// weights, 384 embedding rows, and its SentencePiece Unigram tokenizer.json). Not fixtures_dir():
+// other fixture sets' T5 has fewer rows than this tokenizer's ids.
+inline std::string t5_stream(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  write_word_tasks(dir);
   std::ofstream(dir + "/stream.toml")
-      << "[run]\nname = \"text\"\nout = \"" << dir << "/runs\"\n"
-      << "[model]\ninit = \"llama/config.json\"\ntokenizer = \"" << tokenizer << "\"\n"
-      << "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-2\nmax_length = 32\n"
-      << "[eval]\nmax_new_tokens = 4\ngeneral_text = \"general.txt\"\n"
-      << "[[task]]\nname = \"copy\"\nkind = \"generation\"\ntrain = \"copy-train.jsonl\"\ntest = \"copy-test.jsonl\"\n"
-      << "template = \"Copy: {input}\\n\"\n"
-      << "[[task]]\nname = \"twice\"\nkind = \"generation\"\ntrain = \"upper-train.jsonl\"\ntest = "
-         "\"upper-test.jsonl\"\n"
-      << "template = \"Twice: {input}\\n\"\nmetric = \"rouge_l\"\n"
-      << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
+      << "[run]\nname = \"t5\"\nout = \"" << dir << "/runs\"\nseed = 5\n"
+      << "[model]\npath = \"" RETAIN_SOURCE_DIR "/tests/fixtures/hf/t5\"\n"
+      << "[train]\nepochs = 6\nbatch_size = 4\nlr = 1e-2\nmax_length = 32\nlog_every = 1\n"
+      << "[eval]\nmax_new_tokens = 4\n"
+      << kWordTasks;
   return dir + "/stream.toml";
 }
 

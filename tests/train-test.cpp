@@ -1,6 +1,6 @@
 // The training loop: AdamW against torch's, the LR schedules, a run killed (as by kill -9) and
 // resumed ending bit for bit where an uninterrupted run ends, a diverging run stopping with a
-// named error, and a text stream end to end on a decoder with a real tokenizer.
+// named error, and a text stream end to end on a decoder with a real tokenizer and on T5 with its Unigram one.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -501,6 +501,67 @@ TEST(Run, TextStreamOnADecoderEndToEnd) {
   for (const char* file : {"config.toml", "log.jsonl", "report.md", "report.svg"}) {
     EXPECT_TRUE(fs::exists(fs::path(run_dir) / file)) << file;
   }
+}
+
+// T5 trains from text with its Unigram tokenizer: the prompt (with T5's </s>) feeds the encoder,
+// the target and </s> are the decoder's labels, and generation scores the decoder's answer.
+TEST(Run, T5StreamFromTextEndToEnd) {
+  const auto dir = scratch_dir("train-t5");
+  auto config = config::stream_config_load(t5_stream(dir));
+  const auto tokenizer = tok::Tokenizer::load(config.model.path);
+  const auto model = model::model_load(config.model.path);
+  const auto special = train::special_tokens(*model);
+  const auto example =
+      train::tokenize_seq2seq_example(*tokenizer, {"Copy: cat\n", " cat"}, special, config.train.max_length);
+  const auto source = tokenizer->encode("Copy: cat\n", true);
+  ASSERT_EQ(source.back(), 1);  // </s>
+  EXPECT_EQ(example.prompt_length, static_cast<int64_t>(source.size()));
+  EXPECT_EQ(example.ids.back(), 1);
+  const train::TokenizedExample shorter{{5, 6, 1, 7, 1}, 3};
+  const auto batch = train::seq2seq_batch({&example, &shorter}, special.pad);
+  EXPECT_EQ(batch.input_ids.size(1), example.prompt_length);
+  EXPECT_EQ(batch.labels[1][0].item<int64_t>(), 7);
+  EXPECT_EQ(batch.labels[1][1].item<int64_t>(), 1);
+  EXPECT_EQ(batch.labels[1].slice(0, 2).eq(-100).all().item<bool>(), true);
+  EXPECT_EQ(batch.attention_mask[1].sum().item<int64_t>(), 3);
+
+  const auto run_dir = train::run_stream(config, {});
+  const auto result = eval::run_result_read(run_dir + "/matrix.json");
+  ASSERT_EQ(result.R.size(), 2u);
+  for (int t = 0; t < 2; ++t) {
+    for (int i = 0; i <= t; ++i) {
+      ASSERT_TRUE(result.R[t][i].has_value()) << t << "," << i;
+      EXPECT_TRUE(*result.R[t][i] >= 0 && *result.R[t][i] <= 100);
+    }
+  }
+  // Untrained, it answers nothing right (the base row); trained, it copies some of the words.
+  EXPECT_GT(*result.R[0][0], 0.0);
+  // The first task's loss falls while it is trained.
+  std::vector<double> losses;
+  std::ifstream log(run_dir + "/log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    auto event = nlohmann::json::parse(line);
+    if (event.value("event", "") == "step" && event.value("task", "") == "copy") losses.push_back(event["loss"]);
+  }
+  ASSERT_GE(losses.size(), 4u);
+  EXPECT_LT(losses.back(), 0.5 * losses.front());
+}
+
+// Perplexity (text tasks, general_text) needs a decoder-only model: refused for T5 before the run
+// starts, naming the stream.
+TEST(Run, PerplexityOnAnEncoderDecoderIsRefused) {
+  const auto dir = scratch_dir("train-t5-text");
+  const auto stream = t5_stream(dir);
+  std::ofstream(dir + "/general.txt") << "The cat sat on the mat.\n";
+  auto with_text = config::stream_config_load(stream);
+  with_text.eval.general_text = dir + "/general.txt";
+  test::expect_error_with([&] { train::run_stream(with_text, {}); }, "[config] " + stream,
+                          {"general_text", "encoder-decoder (t5)"});
+  std::ofstream(stream, std::ios::app) << "[[task]]\nname = \"text\"\nkind = \"text\"\ntrain = \"general.txt\"\n";
+  auto text_task = config::stream_config_load(stream);
+  test::expect_error_with([&] { train::run_stream(text_task, {}); }, "[config] " + stream,
+                          {"'text' is kind = \"text\"", "encoder-decoder (t5)"});
+  EXPECT_FALSE(fs::exists(dir + "/runs"));
 }
 
 // save = "gguf": the run's final model as one GGUF file, the adapters merged in, holding the same

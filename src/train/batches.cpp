@@ -42,6 +42,20 @@ TokenizedExample tokenize_example(const tok::Tokenizer& tokenizer, const data::T
   return out;
 }
 
+TokenizedExample tokenize_seq2seq_example(const tok::Tokenizer& tokenizer, const data::TextExample& example,
+                                          const SpecialTokens& special, int64_t max_length) {
+  auto source = encode(tokenizer, example.prompt, true);
+  auto target = encode(tokenizer, example.target, false);
+  if (!special.eos.empty()) target.push_back(special.eos.front());
+  const auto source_kept = std::min<int64_t>(static_cast<int64_t>(source.size()), max_length);
+  const auto target_kept = std::min<int64_t>(static_cast<int64_t>(target.size()), max_length);
+  TokenizedExample out;
+  out.ids.assign(source.end() - source_kept, source.end());
+  out.prompt_length = source_kept;
+  out.ids.insert(out.ids.end(), target.begin(), target.begin() + target_kept);
+  return out;
+}
+
 std::vector<TokenizedExample> tokenize_packed(const tok::Tokenizer& tokenizer,
                                               const std::vector<data::TextExample>& documents,
                                               const SpecialTokens& special, int64_t max_length) {
@@ -85,6 +99,37 @@ model::Batch causal_batch(const std::vector<const TokenizedExample*>& examples, 
   return batch;
 }
 
+model::Batch seq2seq_batch(const std::vector<const TokenizedExample*>& examples, int64_t pad) {
+  int64_t source_length = 0, target_length = 0;
+  for (const auto* e : examples) {
+    source_length = std::max(source_length, e->prompt_length);
+    target_length = std::max<int64_t>(target_length, static_cast<int64_t>(e->ids.size()) - e->prompt_length);
+  }
+  const auto n = static_cast<int64_t>(examples.size());
+  auto ids = torch::full({n, source_length}, pad, torch::kLong);
+  auto mask = torch::zeros({n, source_length}, torch::kLong);
+  auto labels = torch::full({n, target_length}, nn::kIgnoreIndex, torch::kLong);
+  auto ids_a = ids.accessor<int64_t, 2>();
+  auto mask_a = mask.accessor<int64_t, 2>();
+  auto labels_a = labels.accessor<int64_t, 2>();
+  for (int64_t row = 0; row < n; ++row) {
+    const auto& e = *examples[row];
+    for (int64_t j = 0; j < static_cast<int64_t>(e.ids.size()); ++j) {
+      if (j < e.prompt_length) {
+        ids_a[row][j] = e.ids[j];
+        mask_a[row][j] = 1;
+      } else {
+        labels_a[row][j - e.prompt_length] = e.ids[j];
+      }
+    }
+  }
+  model::Batch batch;
+  batch.input_ids = ids;
+  batch.attention_mask = mask;
+  batch.labels = labels;
+  return batch;
+}
+
 model::Batch image_batch(const std::vector<ImageRef>& items, int64_t channels, int64_t size) {
   const auto n = static_cast<int64_t>(items.size());
   TORCH_CHECK(n > 0, "image_batch: no images");
@@ -119,10 +164,8 @@ StreamExamples::StreamExamples(const std::vector<data::TaskData>& stream, model:
   if (images) {
     image_size_ = model.config().get_int("image_size");
     channels_ = model.config().get_int("num_channels", 3);
-  } else if (model.kind() == model::ModelKind::Seq2SeqLM) {
-    fail("train", model.config().path(), ": training encoder-decoder models (", model.config().model_type(),
-         ") needs a Unigram tokenizer, which retain does not read yet");
   }
+  seq2seq_ = model.kind() == model::ModelKind::Seq2SeqLM;
   for (size_t t = 0; t < stream.size(); ++t) {
     const auto& task = stream[t];
     const bool image_task = task.config.kind == config::TaskKind::ImageClassification;
@@ -133,7 +176,16 @@ StreamExamples::StreamExamples(const std::vector<data::TaskData>& stream, model:
     if (images) continue;
     if (tokenizer == nullptr) fail("train", "task '", task.config.name, "' is text but no tokenizer was given");
     if (task.config.kind == config::TaskKind::Text) {
+      if (seq2seq_) {
+        fail("train", "task '", task.config.name, "' is plain text, which an encoder-decoder model (",
+             model.config().model_type(), ") does not train on");
+      }
       tokenized_[t] = tokenize_packed(*tokenizer, task.train.text, special_, max_length);
+    } else if (seq2seq_) {
+      tokenized_[t].reserve(task.train.text.size());
+      for (const auto& example : task.train.text) {
+        tokenized_[t].push_back(tokenize_seq2seq_example(*tokenizer, example, special_, max_length));
+      }
     } else {
       tokenized_[t].reserve(task.train.text.size());
       for (const auto& example : task.train.text) {
@@ -164,7 +216,7 @@ model::Batch StreamExamples::batch(const std::vector<method::ExampleRef>& refs, 
   }
   std::vector<const TokenizedExample*> examples;
   for (const auto& ref : refs) examples.push_back(&tokenized_[ref.task].at(ref.index));
-  batch = causal_batch(examples, special_.pad);
+  batch = seq2seq_ ? seq2seq_batch(examples, special_.pad) : causal_batch(examples, special_.pad);
   batch.input_ids = batch.input_ids.to(device);
   batch.attention_mask = batch.attention_mask.to(device);
   batch.labels = batch.labels.to(device);

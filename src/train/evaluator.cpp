@@ -96,9 +96,11 @@ TaskScore Evaluator::score_generation(const data::TaskData& task) {
     generate.pad_token_id = special_.pad;
     auto out = model::generate_greedy(model_, ids.to(device_), mask.to(device_), generate).cpu();
     auto out_a = out.accessor<int64_t, 2>();
+    // A decoder-only model's answer follows the prompt; an encoder-decoder's the decoder's start token.
+    const int64_t answer_at = model_.kind() == model::ModelKind::CausalLM ? length : 1;
     for (int64_t row = 0; row < n; ++row) {
       std::vector<int32_t> answer;
-      for (int64_t j = length; j < out.size(1); ++j) {
+      for (int64_t j = answer_at; j < out.size(1); ++j) {
         const auto id = out_a[row][j];
         if (std::find(special_.eos.begin(), special_.eos.end(), id) != special_.eos.end()) break;
         answer.push_back(static_cast<int32_t>(id));

@@ -95,8 +95,8 @@ std::unique_ptr<tok::Tokenizer> tokenizer_for(const config::StreamConfig& config
 }
 
 // What the stream asks of the model that its files cannot give: token ids past its embedding rows,
-// generation past its positions. Found here, before --force removes anything, rather than mid-run.
-// Examples longer than the model's positions are cut to them (train.max_length is lowered, with a
+// generation past its positions, perplexity from an encoder-decoder. Found here, before --force removes anything,
+// rather than mid-run. Examples longer than the model's positions are cut to them (train.max_length is lowered, with a
 // line saying so: its default, 256, is more than some models have).
 void model_limits_apply(config::StreamConfig& config, const model::Model& model, const tok::Tokenizer* tokenizer,
                         bool leader) {
@@ -106,6 +106,20 @@ void model_limits_apply(config::StreamConfig& config, const model::Model& model,
     fail("config", config.origin_of("model.tokenizer"), ": the tokenizer ", tokenizer->path(), " has ids up to ",
          tokenizer->vocab_size() - 1, ", past the ", vocab, " embedding rows of ", model_config.path(),
          " (vocab_size)");
+  }
+  // Perplexity is a decoder-only model's next-token loss over plain text; T5 has no such score.
+  if (model.kind() == model::ModelKind::Seq2SeqLM) {
+    for (size_t t = 0; t < config.tasks.size(); ++t) {
+      if (config.tasks[t].kind != config::TaskKind::Text) continue;
+      fail("config", config.origin_of("task." + std::to_string(t + 1) + ".kind"), ": [[task]] '", config.tasks[t].name,
+           "' is kind = \"text\", scored by perplexity, which needs a decoder-only model; ", model_config.path(),
+           " is encoder-decoder (", model_config.model_type(), "): use generation or text-classification tasks");
+    }
+    if (!config.eval.general_text.empty()) {
+      fail("config", config.origin_of("eval.general_text"), ": [eval] general_text is scored by perplexity, which ",
+           "needs a decoder-only model; ", model_config.path(), " is encoder-decoder (", model_config.model_type(),
+           ")");
+    }
   }
   const int64_t positions = model.max_positions();
   if (positions <= 0) return;
