@@ -17,17 +17,20 @@
 
 #include "config/stream-config.h"
 #include "data/idx.h"
+#include "data/probe.h"
 #include "eval/run-result.h"
 #include "io/peft.h"
 #include "io/safetensors.h"
 #include "method/baselines.h"
 #include "model/checkpoint.h"
+#include "model/init.h"
 #include "optim/adamw.h"
 #include "optim/schedule.h"
 #include "streams.h"
 #include "test-support.h"
 #include "tok/tokenizer.h"
 #include "train/batches.h"
+#include "train/evaluator.h"
 #include "train/progress.h"
 #include "train/prototype-head.h"
 #include "train/run-checkpoint.h"
@@ -525,8 +528,18 @@ TEST(Run, T5StreamFromTextEndToEnd) {
   EXPECT_EQ(batch.labels[1].slice(0, 2).eq(-100).all().item<bool>(), true);
   EXPECT_EQ(batch.attention_mask[1].sum().item<int64_t>(), 3);
 
+  // [eval] probe: scored before and after the stream, into matrix.json and the report.
+  std::ofstream(dir + "/probe.jsonl") << data::probe_line({"Copy: cat\n", {" cat", " dog"}, 0}) << "\n"
+                                      << data::probe_line({"Copy: sun\n", {" moon", " sun", " fish"}, 1}) << "\n";
+  config.eval.probe = dir + "/probe.jsonl";
+
   const auto run_dir = train::run_stream(config, {});
   const auto result = eval::run_result_read(run_dir + "/matrix.json");
+  ASSERT_TRUE(result.probe_before.has_value() && result.probe_after.has_value());
+  for (double accuracy : {*result.probe_before, *result.probe_after}) {
+    EXPECT_TRUE(accuracy == 0 || accuracy == 50 || accuracy == 100) << accuracy;
+  }
+  EXPECT_NE(bytes_of(run_dir + "/report.md").find("multiple-choice probe"), std::string::npos);
   ASSERT_EQ(result.R.size(), 2u);
   for (int t = 0; t < 2; ++t) {
     for (int i = 0; i <= t; ++i) {
@@ -545,6 +558,76 @@ TEST(Run, T5StreamFromTextEndToEnd) {
   }
   ASSERT_GE(losses.size(), 4u);
   EXPECT_LT(losses.back(), 0.5 * losses.front());
+}
+
+// The summed log-probabilities of `choice` after `question`, one sequence at a time (no batching,
+// no padding): the reference the probe's batched scoring must agree with.
+double choice_log_likelihood(model::Model& model, const tok::Tokenizer& tokenizer, const std::string& question,
+                             const std::string& choice) {
+  torch::NoGradGuard no_grad;
+  const auto q = tokenizer.encode(question, true), c = tokenizer.encode(choice, false);
+  model::Batch batch;
+  torch::Tensor logits, targets;
+  if (model.kind() == model::ModelKind::Seq2SeqLM) {
+    batch.input_ids = torch::tensor(std::vector<int64_t>(q.begin(), q.end())).unsqueeze(0);
+    batch.attention_mask = torch::ones_like(batch.input_ids);
+    batch.labels = torch::tensor(std::vector<int64_t>(c.begin(), c.end())).unsqueeze(0);
+    logits = model.forward(batch).logits[0];
+    targets = batch.labels[0];
+  } else {
+    std::vector<int64_t> ids(q.begin(), q.end());
+    ids.insert(ids.end(), c.begin(), c.end());
+    batch.input_ids = torch::tensor(ids).unsqueeze(0);
+    batch.attention_mask = torch::ones_like(batch.input_ids);
+    logits = model.forward(batch).logits[0].narrow(0, static_cast<int64_t>(q.size()) - 1, c.size());
+    targets = batch.input_ids[0].narrow(0, static_cast<int64_t>(q.size()), c.size());
+  }
+  return torch::log_softmax(logits.to(torch::kDouble), -1).gather(1, targets.unsqueeze(1)).sum().item<double>();
+}
+
+// The probe's answer is the choice of highest log-likelihood: with every item's answer set to the
+// choice the one-at-a-time reference ranks first, it scores 100; set to the last, 0. Batches of 5
+// rows mix items and pad choices of different lengths, on a decoder and on T5.
+TEST(Evaluator, ProbePicksTheChoiceWithTheHighestLogLikelihood) {
+  const auto dir = scratch_dir("probe");
+  std::ofstream(dir + "/config.json") << R"({"model_type": "llama", "vocab_size": 384, "hidden_size": 32,
+    "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "bos_token_id": 1,
+    "eos_token_id": 1, "initializer_range": 0.5})";
+  const std::string t5 = RETAIN_SOURCE_DIR "/tests/fixtures/hf/t5";
+  const auto tokenizer = tok::Tokenizer::load(t5);
+  std::vector<data::ProbeItem> items = {
+      {"Definition: a domestic animal that purrs\nWord:", {" cat", " dog", " tree", " moon"}, 0},
+      {"2 + 2 =", {" 4", " four", " 22", " fish"}, 0},
+      {"The capital of France is", {" Paris", " a city on the Seine", " Rome"}, 0},
+      {"Opposite of hot:", {" cold", " warm", " freezing cold weather"}, 0},
+      {"Colour of the sky:", {" blue", " green"}, 0},
+      {"x", {" the quick brown fox", " y", " z", " jumps"}, 0},
+  };
+  for (auto model : {model::model_init(dir + "/config.json", 7), model::model_load(t5)}) {
+    SCOPED_TRACE(model->config().model_type());
+    model->eval();
+    for (auto& item : items) {
+      std::vector<double> scores;
+      for (const auto& choice : item.choices)
+        scores.push_back(choice_log_likelihood(*model, *tokenizer, item.question, choice));
+      item.answer = std::max_element(scores.begin(), scores.end()) - scores.begin();
+      ASSERT_EQ(std::count(scores.begin(), scores.end(), scores[item.answer]), 1);  // no tie
+    }
+    train::EvalOptions options;
+    options.batch_size = 5;
+    train::Evaluator evaluator(*model, tokenizer.get(), options, torch::kCPU);
+    EXPECT_DOUBLE_EQ(evaluator.probe_accuracy(items, "probe.jsonl"), 100.0);
+    for (auto& item : items) item.answer = static_cast<int64_t>(item.choices.size()) - 1;
+    int64_t last_is_best = 0;
+    for (auto& item : items) {
+      std::vector<double> scores;
+      for (const auto& choice : item.choices)
+        scores.push_back(choice_log_likelihood(*model, *tokenizer, item.question, choice));
+      last_is_best += std::max_element(scores.begin(), scores.end()) - scores.begin() == item.answer;
+    }
+    EXPECT_NEAR(evaluator.probe_accuracy(items, "probe.jsonl"), 100.0 * last_is_best / items.size(), 1e-9);
+  }
 }
 
 // Perplexity (text tasks, general_text) needs a decoder-only model: refused for T5 before the run

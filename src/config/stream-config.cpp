@@ -98,6 +98,7 @@ const std::vector<Field<EvalConfig>> kEvalFields = {
     {"forward_transfer", &EvalConfig::forward_transfer},
     {"general_text", &EvalConfig::general_text, true},
     {"general_max_tokens", &EvalConfig::general_max_tokens},
+    {"probe", &EvalConfig::probe, true},
     {"split", &EvalConfig::split},
 };
 

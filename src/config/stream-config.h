@@ -136,6 +136,7 @@ struct EvalConfig {
   bool forward_transfer = true;        // also score the next task and the base model (for FWT)
   std::string general_text;            // held-out plain text: perplexity before and after the stream
   int64_t general_max_tokens = 20000;  // tokens of general_text scored
+  std::string probe;                   // multiple-choice questions (data/probe.h): accuracy before and after
   EvalSplit split = EvalSplit::Test;   // valid: score every task on its held-out split (tuning)
 };
 

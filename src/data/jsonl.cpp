@@ -1,4 +1,4 @@
-// jsonl.cpp - the JSON Lines reader: parse each non-blank line, require an object with string fields.
+// jsonl.cpp - the JSON Lines reader: parse each non-blank line as an object, then take its string fields.
 #include "data/jsonl.h"
 
 #include <cstdint>
@@ -20,9 +20,9 @@ std::string parse_reason(const nlohmann::json::exception& e) {
 
 }  // namespace
 
-std::vector<JsonlRecord> jsonl_read(const std::string& path, const std::vector<std::string>& fields) {
+std::vector<JsonlObject> jsonl_objects(const std::string& path) {
   const std::string text = file_read(path);
-  std::vector<JsonlRecord> records;
+  std::vector<JsonlObject> objects;
   int64_t line_number = 0;
   size_t start = 0;
   while (start < text.size()) {
@@ -41,6 +41,15 @@ std::vector<JsonlRecord> jsonl_read(const std::string& path, const std::vector<s
     if (!object.is_object()) {
       fail("data", path, ":", line_number, ": expected a JSON object, got ", object.type_name());
     }
+    objects.push_back({line_number, std::move(object)});
+  }
+  if (objects.empty()) fail("data", path, ": no records (the file is empty)");
+  return objects;
+}
+
+std::vector<JsonlRecord> jsonl_read(const std::string& path, const std::vector<std::string>& fields) {
+  std::vector<JsonlRecord> records;
+  for (const auto& [line_number, object] : jsonl_objects(path)) {
     JsonlRecord record;
     record.line = line_number;
     for (const auto& field : fields) {
@@ -53,7 +62,6 @@ std::vector<JsonlRecord> jsonl_read(const std::string& path, const std::vector<s
     }
     records.push_back(std::move(record));
   }
-  if (records.empty()) fail("data", path, ": no records (the file is empty)");
   return records;
 }
 

@@ -79,25 +79,27 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
     groups[group].push_back(&result);
   }
   // Columns that no run measured are left out: A_T, Ā and forgetting are for class-incremental
-  // streams, ppl drift needs [eval] general_text, retention a [retention] task.
+  // streams, ppl drift needs [eval] general_text, retention a [retention] task, probe acc [eval] probe.
   const auto any = [&](auto has) {
     return std::any_of(runs.begin(), runs.end(), [&](const auto& run) { return has(run.second); });
   };
   const bool incremental = any([](const RunResult& r) { return r.class_incremental; });
   const bool drift_measured = any([](const RunResult& r) { return r.general_ppl_before && r.general_ppl_after; });
   const bool retention_measured = any([](const RunResult& r) { return r.retention_after.has_value(); });
+  const bool probe_measured = any([](const RunResult& r) { return r.probe_after.has_value(); });
   std::vector<std::string> header = {"run", "method", "seeds", "LR", "eff. batch", "AA", "BWT", "FWT"};
   if (incremental) header.insert(header.end(), {"A_T", "Ā", "forgetting"});
   if (drift_measured) header.push_back("ppl drift");
   if (retention_measured) header.push_back("pretrain acc");
+  if (probe_measured) header.push_back("probe acc");
   header.insert(header.end(), {"train s", "peak memory (MB)"});
   std::vector<std::string> rule = {"---", "---"};
   rule.resize(header.size(), "---:");
   std::string text = table_row(header) + table_row(rule);
   for (const auto& group : order) {
     const auto& members = groups[group];
-    std::vector<std::optional<double>> aa, bwt, fwt, last, incremental_mean, forgetting, drift, retention, seconds,
-        memory;
+    std::vector<std::optional<double>> aa, bwt, fwt, last, incremental_mean, forgetting, drift, retention, probe,
+        seconds, memory;
     for (const auto* result : members) {
       const auto metrics = metrics_compute(*result);
       aa.push_back(metrics.average_accuracy);
@@ -108,6 +110,7 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
       forgetting.push_back(metrics.forgetting);
       drift.push_back(metrics.perplexity_drift);
       retention.push_back(result->retention_after);
+      probe.push_back(result->probe_after);
       seconds.push_back(result->task_seconds.empty() ? std::nullopt : std::optional<double>(total_seconds(*result)));
       memory.push_back(result->peak_memory_bytes > 0 ? std::optional<double>(result->peak_memory_bytes / 1e6)
                                                      : std::nullopt);
@@ -126,6 +129,7 @@ std::string compare_table_by_seed(const std::vector<std::pair<std::string, RunRe
     if (incremental) cells.insert(cells.end(), {mean_sd(last), mean_sd(incremental_mean), mean_sd(forgetting)});
     if (drift_measured) cells.push_back(mean_sd(drift));
     if (retention_measured) cells.push_back(mean_sd(retention));
+    if (probe_measured) cells.push_back(mean_sd(probe));
     cells.insert(cells.end(), {mean_sd(seconds, "%.0f"), mean_sd(memory, "%.0f")});
     text += table_row(cells);
   }

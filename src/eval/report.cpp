@@ -230,6 +230,14 @@ std::string report_markdown(const RunResult& result, const std::string& name) {
         << table_row({"before", "after"}) << table_row({"---:", "---:"})
         << table_row({fixed2(result.retention_before), fixed2(result.retention_after)}) << "\n";
   }
+  if (result.probe_before || result.probe_after) {
+    const std::optional<double> change = result.probe_before && result.probe_after
+                                             ? std::optional<double>(*result.probe_after - *result.probe_before)
+                                             : std::nullopt;
+    out << "## General ability: multiple-choice probe ([eval] probe, accuracy by log-likelihood)\n\n"
+        << table_row({"before", "after", "change"}) << table_row({"---:", "---:", "---:"})
+        << table_row({fixed2(result.probe_before), fixed2(result.probe_after), fixed2(change)}) << "\n";
+  }
   if (!result.task_seconds.empty() || result.peak_memory_bytes > 0) {
     out << "## Training\n\n" << table_row({"task", "seconds"}) << table_row({"---", "---:"});
     for (size_t t = 0; t < result.task_seconds.size(); ++t) {

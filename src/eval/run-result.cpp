@@ -190,6 +190,9 @@ json run_result_to_json(const RunResult& result) {
     out["retention"] = {{"before", optional_to_json(result.retention_before)},
                         {"after", optional_to_json(result.retention_after)}};
   }
+  if (result.probe_before || result.probe_after) {
+    out["probe"] = {{"before", optional_to_json(result.probe_before)}, {"after", optional_to_json(result.probe_after)}};
+  }
   out["task_seconds"] = result.task_seconds;
   out["peak_memory_bytes"] = result.peak_memory_bytes;
   out["metrics"] = metrics_to_json(metrics);
@@ -230,6 +233,11 @@ RunResult run_result_from_json(const json& root, const std::string& source) {
       result.retention_before = reader.number_or_null(retention->at("before"), "\"retention.before\"");
     if (retention->contains("after"))
       result.retention_after = reader.number_or_null(retention->at("after"), "\"retention.after\"");
+  }
+  if (const json* probe = reader.find("probe")) {
+    if (!probe->is_object()) fail("eval", source, ": \"probe\" is not an object");
+    if (probe->contains("before")) result.probe_before = reader.number_or_null(probe->at("before"), "\"probe.before\"");
+    if (probe->contains("after")) result.probe_after = reader.number_or_null(probe->at("after"), "\"probe.after\"");
   }
   if (const json* seconds = reader.find("task_seconds")) {
     for (size_t i = 0; i < reader.array(*seconds, "\"task_seconds\"").size(); ++i) {

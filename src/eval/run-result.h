@@ -1,5 +1,5 @@
 // run-result.h - what a continual-learning run measured: the accuracy matrix R and the numbers
-// around it (base-model scores, test sizes, general-text perplexity, time, memory, settings), and
+// around it (base-model scores, test sizes, general-text perplexity, the probe, time, memory, settings), and
 // its file runs/<name>/matrix.json. Everything the report and the metrics show is derived from
 // this; the file also carries the derived metrics so that other tools need not recompute them.
 //
@@ -28,6 +28,7 @@ struct RunResult {
   bool class_incremental = false;           // vision CIL: also A_t and average incremental accuracy
   std::optional<double> general_ppl_before, general_ppl_after;  // general-text perplexity drift
   std::optional<double> retention_before, retention_after;      // [retention] (pretraining task) accuracy
+  std::optional<double> probe_before, probe_after;              // [eval] probe: multiple-choice accuracy
   std::vector<double> task_seconds;                             // training wall time per completed task
   int64_t peak_memory_bytes = 0;
   nlohmann::json settings;  // resolved run/model/method/train settings (opaque)

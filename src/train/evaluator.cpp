@@ -7,6 +7,7 @@
 #include "error.h"
 #include "eval/scorers.h"
 #include "model/generate.h"
+#include "nn/loss.h"
 #include "train/progress.h"
 
 namespace retain::train {
@@ -195,6 +196,67 @@ double Evaluator::perplexity(const std::vector<data::TextExample>& documents, in
   model_.train();
   if (tokens == 0) fail("eval", source, ": fewer than 2 tokens to score the perplexity on");
   return std::exp(nll / static_cast<double>(tokens));
+}
+
+double Evaluator::probe_accuracy(const std::vector<data::ProbeItem>& items, const std::string& source) {
+  torch::NoGradGuard no_grad;
+  model_.eval();
+  const bool seq2seq = model_.kind() == model::ModelKind::Seq2SeqLM;
+  // One row per choice: the question (what the encoder reads, for an encoder-decoder), then the
+  // choice, whose tokens' log-probabilities are summed. A long question loses tokens from its start.
+  std::vector<TokenizedExample> rows;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto question = tokenizer_->encode(items[i].question, true);
+    for (const auto& choice : items[i].choices) {
+      const auto answer = tokenizer_->encode(choice, false);
+      if (answer.empty()) fail("eval", source, ": item ", i + 1, ": the choice \"", choice, "\" is no token");
+      const auto room = seq2seq ? options_.max_length
+                                : std::max<int64_t>(1, options_.max_length - static_cast<int64_t>(answer.size()));
+      const auto kept = std::min<int64_t>(static_cast<int64_t>(question.size()), room);
+      TokenizedExample row;
+      row.ids.assign(question.end() - kept, question.end());
+      row.prompt_length = kept;
+      row.ids.insert(row.ids.end(), answer.begin(), answer.end());
+      rows.push_back(std::move(row));
+    }
+  }
+  auto log_likelihood = torch::zeros({static_cast<int64_t>(rows.size())}, torch::kDouble);
+  auto sums_a = log_likelihood.accessor<double, 1>();
+  const auto batch_rows = static_cast<size_t>(options_.batch_size);
+  WorkProgress progress("[eval] probe " + source, static_cast<int64_t>(rows.size()), "choices", !leader());
+  for (size_t begin = 0; begin < rows.size(); begin += batch_rows) {
+    progress.done(static_cast<int64_t>(begin));
+    if (!mine(begin / batch_rows)) continue;
+    std::vector<const TokenizedExample*> part;
+    for (size_t r = begin; r < std::min(rows.size(), begin + batch_rows); ++r) part.push_back(&rows[r]);
+    auto batch = seq2seq ? seq2seq_batch(part, special_.pad) : causal_batch(part, special_.pad);
+    batch.input_ids = batch.input_ids.to(device_);
+    batch.attention_mask = batch.attention_mask.to(device_);
+    batch.labels = batch.labels.to(device_);
+    auto logits = model_.forward(batch).logits.to(torch::kFloat);
+    auto labels = batch.labels;
+    if (!seq2seq) {  // position t predicts token t + 1
+      logits = logits.narrow(1, 0, logits.size(1) - 1);
+      labels = labels.narrow(1, 1, labels.size(1) - 1);
+    }
+    const auto scored = labels.ne(nn::kIgnoreIndex);
+    const auto picked = torch::log_softmax(logits, -1).gather(2, labels.clamp_min(0).unsqueeze(2)).squeeze(2);
+    const auto sums = picked.masked_fill(scored.logical_not(), 0).sum(1).to(torch::kDouble).cpu();
+    for (int64_t r = 0; r < sums.size(0); ++r) sums_a[static_cast<int64_t>(begin) + r] = sums[r].item<double>();
+  }
+  if (comm_ != nullptr) comm_->sum_(log_likelihood, "probe log-likelihoods");
+  int64_t correct = 0;
+  size_t row = 0;
+  for (const auto& item : items) {
+    size_t best = 0;
+    for (size_t c = 1; c < item.choices.size(); ++c) {
+      if (sums_a[static_cast<int64_t>(row + c)] > sums_a[static_cast<int64_t>(row + best)]) best = c;
+    }
+    if (static_cast<int64_t>(best) == item.answer) ++correct;
+    row += item.choices.size();
+  }
+  model_.train();
+  return items.empty() ? 0 : 100.0 * static_cast<double>(correct) / static_cast<double>(items.size());
 }
 
 }  // namespace retain::train

@@ -2,7 +2,8 @@
 // seen so far). Generation and text-classification tasks are scored on the greedy answer after the
 // prompt (exact match, accuracy or ROUGE-L, 0..100); image tasks by accuracy over the allowed
 // classes (class-incremental: the classes seen so far); text tasks by perplexity (lower is better)
-// on their test text, else their valid text, else their training text.
+// on their test text, else their valid text, else their training text. General ability is scored
+// by perplexity on held-out text and by a multiple-choice probe.
 #pragma once
 
 #include <torch/torch.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/probe.h"
 #include "data/task-data.h"
 #include "dist/comm.h"
 #include "model/model.h"
@@ -43,6 +45,9 @@ class Evaluator {
   // exp(mean next-token loss) over `documents` packed into max_length blocks, at most `max_tokens` tokens;
   // `source` names the documents' file in the error for a text of fewer than 2 tokens.
   double perplexity(const std::vector<data::TextExample>& documents, int64_t max_tokens, const std::string& source);
+  // Multiple-choice accuracy (0..100) on `items`: each item's answer is the choice with the highest
+  // log-likelihood (summed over its tokens) after the question; `source` names the file in messages.
+  double probe_accuracy(const std::vector<data::ProbeItem>& items, const std::string& source);
   // Image tasks predict with `head` (nearest class mean) instead of the model's logits; null = the logits.
   void use_prototypes(const PrototypeHead* head) { prototypes_ = head; }
   const PrototypeHead* prototypes() const { return prototypes_; }

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <variant>
 
+#include "data/probe.h"
 #include "data/shuffle.h"
 #include "data/task-data.h"
 #include "device.h"
@@ -83,7 +84,7 @@ std::shared_ptr<model::Model> model_for(const config::StreamConfig& config, cons
 }
 
 std::unique_ptr<tok::Tokenizer> tokenizer_for(const config::StreamConfig& config) {
-  bool text = false;
+  bool text = !config.eval.probe.empty();
   for (const auto& task : config.tasks) text = text || task.kind != config::TaskKind::ImageClassification;
   if (!text) return nullptr;
   std::string path = config.model.tokenizer;
@@ -292,6 +293,7 @@ struct Run {
   std::unique_ptr<StreamExamples> examples;
   std::vector<int64_t> train_sizes;
   std::vector<data::TextExample> general;
+  std::vector<data::ProbeItem> probe;  // [eval] probe
   std::unique_ptr<Retention> retention;
   std::vector<Stage> stages;
   std::unique_ptr<Evaluator> evaluator;
@@ -344,6 +346,13 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   }
   train_sizes = examples->train_sizes();
   general = general_text_for(config);
+  if (!config.eval.probe.empty()) {
+    if (model->kind() == model::ModelKind::ImageClassifier) {
+      fail("config", config.origin_of("eval.probe"), ": [eval] probe asks a language model; ", model->config().path(),
+           " is an image classifier");
+    }
+    probe = data::probe_read(config.eval.probe);
+  }
   retention = Retention::create(config, *model, dir, device);
   std::vector<std::string> names;
   for (const auto& task : stream) names.push_back(task.config.name);
@@ -367,6 +376,14 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
     io::write_file_atomic((fs::path(dir) / "config.toml").string(), config::stream_config_to_toml(config));
   }
   comm->barrier("the run folder");
+}
+
+// "probe before the stream: 61.5 % right".
+std::string probe_said(const char* when, double accuracy) {
+  std::ostringstream say;
+  say.precision(4);
+  say << "probe " << when << ": " << accuracy << " % right";
+  return say.str();
 }
 
 // A fresh run: the base model scored first (forward transfer, general text, [retention]), then the
@@ -397,6 +414,11 @@ RunCheckpoint start(Run& run) {
   if (!run.general.empty()) {
     state.results.general_ppl_before =
         run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens, run.config.eval.general_text);
+  }
+  if (!run.probe.empty()) {
+    state.results.probe_before = run.evaluator->probe_accuracy(run.probe, run.config.eval.probe);
+    run.progress->event("eval", {{"row", "base"}, {"probe", *state.results.probe_before}},
+                        probe_said("before the stream", *state.results.probe_before));
   }
   if (run.retention) run.retention->measure_before(*run.evaluator, run.leader, state.results, *run.progress);
   state.model = model::model_state(*run.model);
@@ -587,6 +609,11 @@ void finish_stage(Run& run, int64_t s, RunCheckpoint& state) {
     if (!run.general.empty()) {
       state.results.general_ppl_after =
           run.evaluator->perplexity(run.general, run.config.eval.general_max_tokens, run.config.eval.general_text);
+    }
+    if (!run.probe.empty()) {
+      state.results.probe_after = run.evaluator->probe_accuracy(run.probe, run.config.eval.probe);
+      run.progress->event("eval", {{"after", stage.name}, {"probe", *state.results.probe_after}},
+                          probe_said("after the stream", *state.results.probe_after));
     }
     if (run.retention) run.retention->measure_after(*run.evaluator, state.results, *run.progress);
   }

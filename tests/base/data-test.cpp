@@ -28,6 +28,7 @@
 #include "data/jsonl.h"
 #include "data/png.h"
 #include "data/prepare.h"
+#include "data/probe.h"
 #include "data/shuffle.h"
 #include "data/task-data.h"
 #include "data/text-file.h"
@@ -118,6 +119,38 @@ TEST(DataJsonl, BadLineNamesFileLineAndField) {
   write(path, "\n\n");
   expect_error([&] { jsonl_read(path, fields); }, {path + ": ", "empty"});
   expect_error([&] { jsonl_read(dir / "missing.jsonl", fields); }, {"missing.jsonl: cannot open the file"});
+}
+
+// ---------------------------------------------------------------- probe
+
+TEST(DataProbe, ReadsItemsAndWritesThemBack) {
+  TempDir dir;
+  const ProbeItem item{"Definition: a feline\nWord:", {" cat", " dog", " sun"}, 0};
+  write(dir / "probe.jsonl", probe_line(item) + "\n\n" +
+                                 "{\"question\": \"2+2=\", \"choices\": [\" 3\", \" 4\"], \"answer\": 1, \"x\": 0}\n");
+  const auto items = probe_read(dir / "probe.jsonl");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].question, item.question);
+  EXPECT_EQ(items[0].choices, item.choices);
+  EXPECT_EQ(items[0].answer, 0);
+  EXPECT_EQ(items[1].choices, (std::vector<std::string>{" 3", " 4"}));
+  EXPECT_EQ(items[1].answer, 1);
+}
+
+TEST(DataProbe, BadItemsNameFileAndLine) {
+  TempDir dir;
+  const std::string path = dir / "probe.jsonl";
+  const std::string good = "{\"question\": \"q\", \"choices\": [\" a\", \" b\"], \"answer\": 0}\n";
+  write(path, good + "{\"choices\": [\" a\", \" b\"], \"answer\": 0}\n");
+  expect_error([&] { probe_read(path); }, {path + ":2: ", "\"question\""});
+  write(path, good + good + "{\"question\": \"q\", \"choices\": [\" a\"], \"answer\": 0}\n");
+  expect_error([&] { probe_read(path); }, {path + ":3: ", "at least 2"});
+  write(path, "{\"question\": \"q\", \"choices\": [\" a\", \"\"], \"answer\": 0}\n");
+  expect_error([&] { probe_read(path); }, {path + ":1: ", "non-empty strings"});
+  write(path, "{\"question\": \"q\", \"choices\": [\" a\", \" b\"], \"answer\": 2}\n");
+  expect_error([&] { probe_read(path); }, {path + ":1: ", "\"answer\"", "(0..1)"});
+  write(path, "{\"question\": \"q\", \"choices\": [\" a\", \" b\"], \"answer\": \"a\"}\n");
+  expect_error([&] { probe_read(path); }, {path + ":1: ", "\"answer\""});
 }
 
 // ---------------------------------------------------------------- shuffle
@@ -574,6 +607,37 @@ TEST(DataPrepare, WordnetSupersense) {
   EXPECT_EQ(all_labels.count(" Tops"), 0u);
   EXPECT_EQ(all_labels.count(" motive"), 0u);
   EXPECT_EQ(prepared.tasks[0].train.text[0].prompt.rfind("Gloss: ", 0), 0u);
+}
+
+// Four words per gloss, the right one among them once, in every position across the items; the same
+// seed gives the same bytes.
+TEST(DataPrepare, WordnetProbe) {
+  if (const auto why = missing_packages("wordnet-probe"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.seed = 4;
+  options.max_test = 60;
+  for (const char* out : {"a", "b"}) {
+    options.out = dir / out;
+    prepare("wordnet-probe", options);
+  }
+  EXPECT_TRUE(folder_bytes(dir / "a") == folder_bytes(dir / "b"));
+  EXPECT_NE(read(dir / "a/tasks.toml").find("[eval] probe = \"probe.jsonl\""), std::string::npos);
+  const auto items = probe_read(dir / "a/probe.jsonl");
+  ASSERT_EQ(items.size(), 60u);
+  std::set<int64_t> positions;
+  std::set<std::string> questions;
+  for (const auto& item : items) {
+    EXPECT_EQ(item.question.rfind("Definition: ", 0), 0u) << item.question;
+    EXPECT_EQ(item.question.substr(item.question.size() - 6), "\nWord:");
+    ASSERT_EQ(item.choices.size(), 4u);
+    EXPECT_EQ(std::set<std::string>(item.choices.begin(), item.choices.end()).size(), 4u) << item.question;
+    for (const auto& choice : item.choices) EXPECT_EQ(choice.front(), ' ');
+    positions.insert(item.answer);
+    questions.insert(item.question);
+  }
+  EXPECT_EQ(positions.size(), 4u);
+  EXPECT_EQ(questions.size(), 60u);
 }
 
 TEST(DataPrepare, Instructions) {
