@@ -74,16 +74,27 @@ std::vector<TokenizedExample> tokenize_packed(const tok::Tokenizer& tokenizer,
   return blocks;
 }
 
+namespace {
+
+// n rows of input ids (pad), their mask (0) and labels (-100), for the batch builders to fill in.
+model::Batch empty_text_batch(int64_t n, int64_t input_length, int64_t label_length, int64_t pad) {
+  model::Batch batch;
+  batch.input_ids = torch::full({n, input_length}, pad, torch::kLong);
+  batch.attention_mask = torch::zeros({n, input_length}, torch::kLong);
+  batch.labels = torch::full({n, label_length}, nn::kIgnoreIndex, torch::kLong);
+  return batch;
+}
+
+}  // namespace
+
 model::Batch causal_batch(const std::vector<const TokenizedExample*>& examples, int64_t pad) {
   int64_t length = 0;
   for (const auto* e : examples) length = std::max<int64_t>(length, e->ids.size());
   const auto n = static_cast<int64_t>(examples.size());
-  auto ids = torch::full({n, length}, pad, torch::kLong);
-  auto mask = torch::zeros({n, length}, torch::kLong);
-  auto labels = torch::full({n, length}, nn::kIgnoreIndex, torch::kLong);
-  auto ids_a = ids.accessor<int64_t, 2>();
-  auto mask_a = mask.accessor<int64_t, 2>();
-  auto labels_a = labels.accessor<int64_t, 2>();
+  auto batch = empty_text_batch(n, length, length, pad);
+  auto ids_a = batch.input_ids.accessor<int64_t, 2>();
+  auto mask_a = batch.attention_mask.accessor<int64_t, 2>();
+  auto labels_a = batch.labels.accessor<int64_t, 2>();
   for (int64_t row = 0; row < n; ++row) {
     const auto& e = *examples[row];
     for (int64_t j = 0; j < static_cast<int64_t>(e.ids.size()); ++j) {
@@ -92,10 +103,6 @@ model::Batch causal_batch(const std::vector<const TokenizedExample*>& examples, 
       if (j >= e.prompt_length) labels_a[row][j] = e.ids[j];
     }
   }
-  model::Batch batch;
-  batch.input_ids = ids;
-  batch.attention_mask = mask;
-  batch.labels = labels;
   return batch;
 }
 
@@ -106,12 +113,10 @@ model::Batch seq2seq_batch(const std::vector<const TokenizedExample*>& examples,
     target_length = std::max<int64_t>(target_length, static_cast<int64_t>(e->ids.size()) - e->prompt_length);
   }
   const auto n = static_cast<int64_t>(examples.size());
-  auto ids = torch::full({n, source_length}, pad, torch::kLong);
-  auto mask = torch::zeros({n, source_length}, torch::kLong);
-  auto labels = torch::full({n, target_length}, nn::kIgnoreIndex, torch::kLong);
-  auto ids_a = ids.accessor<int64_t, 2>();
-  auto mask_a = mask.accessor<int64_t, 2>();
-  auto labels_a = labels.accessor<int64_t, 2>();
+  auto batch = empty_text_batch(n, source_length, target_length, pad);
+  auto ids_a = batch.input_ids.accessor<int64_t, 2>();
+  auto mask_a = batch.attention_mask.accessor<int64_t, 2>();
+  auto labels_a = batch.labels.accessor<int64_t, 2>();
   for (int64_t row = 0; row < n; ++row) {
     const auto& e = *examples[row];
     for (int64_t j = 0; j < static_cast<int64_t>(e.ids.size()); ++j) {
@@ -123,10 +128,6 @@ model::Batch seq2seq_batch(const std::vector<const TokenizedExample*>& examples,
       }
     }
   }
-  model::Batch batch;
-  batch.input_ids = ids;
-  batch.attention_mask = mask;
-  batch.labels = labels;
   return batch;
 }
 
