@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bench-methods.sh OUT_DIR - the methods benchmarks of the README ("Results"): every method
 # on the instruction and WordNet-supersense streams, from the same base model (runs/base-pretrain),
-# with the same data and budget; or (STREAMS=split-fashion-mnist-pretrained, after
+# with the same data and budget; or on the same streams from SmolLM2-135M-Instruct in its chat format
+# (STREAMS="smollm2-instructions smollm2-wordnet-supersense"); or (STREAMS=split-fashion-mnist-pretrained, after
 # scripts/vision-pretrain.sh) on the vision stream from the MNIST-pretrained ViT. Learning rates are chosen on the held-out split (eval.split =
 # "valid", seed 0) from each row's candidates, or taken over from another row ("=seqft": one sweep
 # per family when time is short); the chosen one then runs with every seed on the test split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare
@@ -85,7 +86,8 @@ for stream_name in $streams; do
     [[ $lrs == =* || $tuning == none ]] && continue
     for lr in $lrs; do
       # shellcheck disable=SC2086
-      run "$name-lr$lr" "$stream" "$tune" 0 "$lr" $sets eval.split=valid eval.forward_transfer=false eval.general_text=
+      run "$name-lr$lr" "$stream" "$tune" 0 "$lr" $sets eval.split=valid eval.forward_transfer=false eval.general_text= \
+        eval.probe=
     done
   done
   wait
