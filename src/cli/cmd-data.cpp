@@ -25,6 +25,10 @@ int data_list() {
 int data_prepare(const std::string& name, const data::PrepareOptions& options) {
   const auto summary = data::prepare(name, options);
   std::printf("%s: %zu task(s) written to %s\n", name.c_str(), summary.tasks.size(), summary.out.c_str());
+  if (summary.tasks.empty()) {  // wordnet-probe: a file for [eval], no task
+    std::printf("  tasks.toml says how a stream uses its files; manifest.json the sources and counts\n");
+    return 0;
+  }
   std::printf("  %-20s %-21s %-12s %8s %8s %8s  %s\n", "task", "kind", "metric", "train", "valid", "test", "classes");
   for (const auto& task : summary.tasks) {
     std::string classes;
