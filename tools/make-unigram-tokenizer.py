@@ -31,7 +31,7 @@ with Python 3.11.7.
 """
 import argparse
 import hashlib
-import inspect
+import importlib.util
 import io
 import json
 import os
@@ -79,13 +79,11 @@ SEED = 1
 
 
 def prose_lines():
-    import collections, json as json_module, textwrap, email
-    lines = []
-    for module in (collections, json_module, textwrap, email, argparse, random, inspect):
-        for line in inspect.getsource(module).splitlines():
-            if line.strip():
-                lines.append(line)
-    return lines
+    """The stdlib source lines tools/make-tokenizer-cases.py draws its prose from (its own function)."""
+    spec = importlib.util.spec_from_file_location("make_tokenizer_cases", os.path.join(HERE, "make-tokenizer-cases.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.prose_lines()
 
 
 def train(lines, vocab_size, byte_fallback):
