@@ -232,9 +232,11 @@ double Evaluator::probe_accuracy(const std::vector<data::ProbeItem>& items, cons
     auto batch = seq2seq ? seq2seq_batch(part, special_.pad) : causal_batch(part, special_.pad);
     batch.input_ids = batch.input_ids.to(device_);
     batch.attention_mask = batch.attention_mask.to(device_);
-    batch.labels = batch.labels.to(device_);
+    auto labels = batch.labels.to(device_);
+    // A decoder-only model scores from its logits alone (given labels it would also compute a loss
+    // nobody reads); an encoder-decoder builds its decoder input from them.
+    batch.labels = seq2seq ? labels : torch::Tensor();
     auto logits = model_.forward(batch).logits.to(torch::kFloat);
-    auto labels = batch.labels;
     if (!seq2seq) {  // position t predicts token t + 1
       logits = logits.narrow(1, 0, logits.size(1) - 1);
       labels = labels.narrow(1, 1, labels.size(1) - 1);
@@ -242,7 +244,7 @@ double Evaluator::probe_accuracy(const std::vector<data::ProbeItem>& items, cons
     const auto scored = labels.ne(nn::kIgnoreIndex);
     const auto picked = torch::log_softmax(logits, -1).gather(2, labels.clamp_min(0).unsqueeze(2)).squeeze(2);
     const auto sums = picked.masked_fill(scored.logical_not(), 0).sum(1).to(torch::kDouble).cpu();
-    for (int64_t r = 0; r < sums.size(0); ++r) sums_a[static_cast<int64_t>(begin) + r] = sums[r].item<double>();
+    log_likelihood.narrow(0, static_cast<int64_t>(begin), sums.size(0)).copy_(sums);
   }
   if (comm_ != nullptr) comm_->sum_(log_likelihood, "probe log-likelihoods");
   int64_t correct = 0;
