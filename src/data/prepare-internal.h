@@ -67,6 +67,7 @@ std::string manifest_json(const BuilderInfo& info, const PrepareOptions& options
 Build build_split_fashion_mnist(const PrepareOptions& options);
 Build build_wordnet_supersense(const PrepareOptions& options);
 Build build_wordnet_probe(const PrepareOptions& options);
+Build build_wordnet_relations(const PrepareOptions& options);
 Build build_instructions(const PrepareOptions& options);
 Build build_general_text(const PrepareOptions& options);
 Build build_mnist(const PrepareOptions& options);

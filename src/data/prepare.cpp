@@ -35,6 +35,11 @@ const std::vector<Builder>& builders() {
         "a general-knowledge probe for [eval] probe: 400 WordNet glosses, each with 4 words to choose from",
         {"wordnet-base"}},
        build_wordnet_probe},
+      {{"wordnet-relations",
+        "4 generation tasks over WordNet's relations: a noun's broader kind, the whole it is part of, "
+        "an adjective's opposite, a verb's more general verb",
+        {"wordnet-base"}},
+       build_wordnet_relations},
       {{"instructions",
         "5 generation tasks: define a word, reverse dictionary, KJV -> modern English, acronyms, English -> French",
         {"wordnet-base", "sword-text-kjv", "sword-text-web", "libsword-utils", "dict-vera", "dict-freedict-eng-fra"}},

@@ -1,7 +1,10 @@
 // source-wordnet.cpp - parses WordNet data files: "offset lex_filenum ss_type w_cnt word lex_id ... | gloss".
 #include "data/source-wordnet.h"
 
+#include <cstdint>
+#include <map>
 #include <sstream>
+#include <utility>
 
 #include "data/text-file.h"
 #include "error.h"
@@ -48,12 +51,25 @@ std::string definition_of(const std::string& gloss) {
   return definition;
 }
 
-Synset parse_line(const std::string& line, const std::string& path, size_t line_number) {
+// A synset's place in its data file: the part ('n', 'v', 'a' for adjectives and satellites, 'r')
+// and the byte offset its line starts with, which is how pointers name their targets.
+using Address = std::pair<char, uint64_t>;
+
+char part_of(char pos) { return pos == 's' ? 'a' : pos; }
+
+// A pointer as the file writes it, before its target is resolved to an index.
+struct RawPointer {
+  WordnetPointer pointer;
+  Address target;
+};
+
+Synset parse_line(const std::string& line, const std::string& path, size_t line_number, uint64_t& offset,
+                  std::vector<RawPointer>& pointers) {
   const size_t bar = line.find(" | ");
   if (bar == std::string::npos) fail("data", path, ":", line_number, ": no gloss (\" | \")");
   std::istringstream head(line.substr(0, bar));
-  std::string offset, lex, type, count;
-  head >> offset >> lex >> type >> count;
+  std::string offset_text, lex, type, count;
+  head >> offset_text >> lex >> type >> count;
   Synset synset;
   try {
     synset.lex_filenum = std::stoi(lex);
@@ -62,6 +78,21 @@ Synset parse_line(const std::string& line, const std::string& path, size_t line_
       std::string word, lex_id;
       head >> word >> lex_id;
       synset.lemmas.push_back(lemma_text(word));
+    }
+    offset = std::stoull(offset_text);
+    std::string count_text;
+    head >> count_text;
+    const int count = std::stoi(count_text);
+    for (int i = 0; i < count; ++i) {
+      std::string symbol, target, target_pos, words;
+      head >> symbol >> target >> target_pos >> words;
+      if (!head || target_pos.size() != 1 || words.size() != 4) throw std::invalid_argument("pointer");
+      RawPointer raw;
+      raw.pointer.symbol = symbol;
+      raw.pointer.source_word = std::stoi(words.substr(0, 2), nullptr, 16);
+      raw.pointer.target_word = std::stoi(words.substr(2), nullptr, 16);
+      raw.target = {part_of(target_pos[0]), std::stoull(target)};
+      pointers.push_back(raw);
     }
   } catch (const std::exception&) {
     fail("data", path, ":", line_number, ": not a WordNet data line");
@@ -79,15 +110,43 @@ Synset parse_line(const std::string& line, const std::string& path, size_t line_
 
 std::vector<Synset> wordnet_read(const std::string& dir) {
   std::vector<Synset> synsets;
-  for (const char* part : {"noun", "verb", "adj", "adv"}) {
-    const std::string path = dir + "/data." + part;
+  std::map<Address, size_t> index;
+  struct Unresolved {
+    size_t synset;
+    std::vector<RawPointer> pointers;
+    std::string where;
+  };
+  std::vector<Unresolved> unresolved;
+  for (const auto& [part, name] :
+       {std::pair<char, const char*>{'n', "noun"}, {'v', "verb"}, {'a', "adj"}, {'r', "adv"}}) {
+    const std::string path = dir + "/data." + name;
     std::istringstream lines(file_read(path));
     std::string line;
     size_t line_number = 0;
     while (std::getline(lines, line)) {
       ++line_number;
       if (line.rfind("  ", 0) == 0) continue;  // the licence header
-      synsets.push_back(parse_line(line, path, line_number));
+      uint64_t offset = 0;
+      std::vector<RawPointer> pointers;
+      synsets.push_back(parse_line(line, path, line_number, offset, pointers));
+      index[{part, offset}] = synsets.size() - 1;
+      unresolved.push_back({synsets.size() - 1, std::move(pointers), path + ":" + std::to_string(line_number)});
+    }
+  }
+  for (auto& [synset, pointers, where] : unresolved) {
+    for (auto& raw : pointers) {
+      const auto target = index.find(raw.target);
+      if (target == index.end()) {
+        fail("data", where, ": pointer ", raw.pointer.symbol, " to ", raw.target.second, " ", raw.target.first,
+             ": no such synset");
+      }
+      const auto words = [&](size_t i) { return static_cast<int>(synsets[i].lemmas.size()); };
+      if (raw.pointer.source_word > words(synset) || raw.pointer.target_word > words(target->second)) {
+        fail("data", where, ": pointer ", raw.pointer.symbol, " names word ", raw.pointer.source_word, " -> ",
+             raw.pointer.target_word, ", past the synsets' words");
+      }
+      raw.pointer.target = target->second;
+      synsets[synset].pointers.push_back(raw.pointer);
     }
   }
   return synsets;

@@ -30,6 +30,7 @@
 #include "data/prepare.h"
 #include "data/probe.h"
 #include "data/shuffle.h"
+#include "data/source-wordnet.h"
 #include "data/task-data.h"
 #include "data/text-file.h"
 #include "error.h"
@@ -638,6 +639,95 @@ TEST(DataPrepare, WordnetProbe) {
   }
   EXPECT_EQ(positions.size(), 4u);
   EXPECT_EQ(questions.size(), 60u);
+}
+
+// A WordNet in miniature (wndb(5WN) lines; the offsets are the numbers the lines start with): the
+// pointers resolve to the synsets they name, across files, and word numbers come through.
+void write_tiny_wordnet(const test::TempDir& dir, const std::string& extra_noun = "") {
+  const std::string header = "  1 This software and database is being provided to you, the LICENSEE  \n";
+  write(dir / "data.noun", header +
+                               "00000010 05 n 02 dalmatian 0 coach_dog 0 002 @ 00000100 n 0000 #p 00000200 n 0000 | "
+                               "a large breed; \"a spotted dalmatian\"  \n"
+                               "00000100 05 n 01 dog 0 000 | a domestic animal  \n"
+                               "00000200 14 n 01 kennel_club 0 000 | a club  \n" +
+                               extra_noun);
+  write(dir / "data.verb", header +
+                               "00000030 38 v 01 stroll 0 001 @ 00000050 v 0000 01 + 02 00 | walk leisurely  \n"
+                               "00000050 38 v 01 walk 0 000 01 + 02 00 | use one's feet  \n");
+  write(dir / "data.adj",
+        header +
+            "00000020 00 a 02 hot 0 red-hot(a) 0 001 ! 00000040 a 0201 | high in temperature  \n"
+            "00000040 00 a 01 cold 0 002 ! 00000020 a 0101 & 00000020 a 0000 | low in temperature  \n");
+  write(dir / "data.adv", header);
+}
+
+TEST(WordnetRead, ResolvesPointersToTheSynsetsTheyName) {
+  test::TempDir dir;
+  write_tiny_wordnet(dir);
+  const auto synsets = wordnet_read(dir.path.string());
+  ASSERT_EQ(synsets.size(), 7u);
+  EXPECT_EQ(synsets[0].lemmas, (std::vector<std::string>{"dalmatian", "coach dog"}));
+  EXPECT_EQ(synsets[0].definition, "a large breed");
+  ASSERT_EQ(synsets[0].pointers.size(), 2u);
+  EXPECT_EQ(synsets[0].pointers[0].symbol, "@");
+  EXPECT_EQ(synsets[synsets[0].pointers[0].target].lemmas.front(), "dog");
+  EXPECT_EQ(synsets[0].pointers[1].symbol, "#p");
+  EXPECT_EQ(synsets[synsets[0].pointers[1].target].lemmas.front(), "kennel club");
+  EXPECT_EQ(synsets[synsets[3].pointers[0].target].lemmas.front(), "walk");  // stroll: verb frames skipped
+  const auto& hot = synsets[5];
+  EXPECT_EQ(hot.lemmas, (std::vector<std::string>{"hot", "red-hot"}));
+  ASSERT_EQ(hot.pointers.size(), 1u);
+  EXPECT_EQ(hot.pointers[0].symbol, "!");
+  EXPECT_EQ(hot.pointers[0].source_word, 2);  // red-hot -> cold
+  EXPECT_EQ(hot.pointers[0].target_word, 1);
+  EXPECT_EQ(synsets[hot.pointers[0].target].lemmas.front(), "cold");
+  EXPECT_EQ(synsets[6].pointers.size(), 2u);
+  EXPECT_EQ(synsets[6].pointers[1].target, 5u);
+}
+
+TEST(WordnetRead, ABrokenPointerIsAnErrorNamingTheLine) {
+  test::TempDir dir;
+  write_tiny_wordnet(dir, "00000300 05 n 01 stray 0 001 @ 00009999 n 0000 | a pointer to nothing  \n");
+  expect_error([&] { wordnet_read(dir.path.string()); },
+               {dir / "data.noun" + ":5: ", "pointer @ to 9999 n: no such synset"});
+  write_tiny_wordnet(dir, "00000300 05 n 01 stray 0 001 ! 00000100 n 0302 | word 3 of 1  \n");
+  expect_error([&] { wordnet_read(dir.path.string()); }, {dir / "data.noun" + ":5: ", "names word 3 -> 2"});
+  write_tiny_wordnet(dir, "00000300 05 n 01 stray 0 002 @ 00000100 n 0000 | two pointers promised, one given  \n");
+  expect_error([&] { wordnet_read(dir.path.string()); }, {dir / "data.noun" + ":5: ", "not a WordNet data line"});
+}
+
+// Four tasks of unique prompts, answers that are WordNet's own (checked on pairs the Debian package
+// holds), splits apart; the same seed gives the same bytes.
+TEST(DataPrepare, WordnetRelations) {
+  if (const auto why = missing_packages("wordnet-relations"); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  PrepareOptions options;
+  options.max_train = 1'000'000;  // everything: the known pairs below must be somewhere
+  options.max_test = 20;
+  const auto prepared = prepare_twice("wordnet-relations", options, dir);
+  ASSERT_EQ(prepared.tasks.size(), 4u);
+  std::map<std::string, std::map<std::string, std::string>> answers;  // task -> prompt word -> answer
+  for (const auto& task : prepared.tasks) {
+    EXPECT_EQ(task.test.size(), 20) << task.config.name;
+    EXPECT_EQ(task.valid.size(), 10) << task.config.name;
+    EXPECT_GE(task.train.size(), 1000) << task.config.name;
+    EXPECT_EQ(task.config.metric, "exact_match");
+    for (const auto* split : {&task.train, &task.valid, &task.test}) {
+      for (const auto& e : split->text) {
+        const auto word = e.prompt.substr(e.prompt.rfind(": ", e.prompt.rfind('\n') - 1) + 2);
+        EXPECT_EQ(e.target.front(), ' ') << task.config.name;
+        EXPECT_TRUE(answers[task.config.name].emplace(word.substr(0, word.find('\n')), e.target).second)
+            << task.config.name << ": the prompt for " << word << " twice";
+      }
+    }
+    expect_disjoint(task);
+  }
+  EXPECT_EQ(answers["hypernym"]["fingernail"], " nail");
+  EXPECT_EQ(answers["part-of"]["fingernail"], " finger");
+  EXPECT_EQ(answers["antonym"]["able"], " unable");
+  EXPECT_EQ(answers["verb-hypernym"]["stroll"], " walk");
+  EXPECT_EQ(answers["hypernym"].count("someone"), 0u);  // person: two hypernyms (organism, causal agent)
+  EXPECT_EQ(answers["hypernym"].count("dog"), 0u);      // seven senses: not asked
 }
 
 TEST(DataPrepare, Instructions) {
