@@ -61,4 +61,8 @@ std::optional<RunCheckpoint> run_checkpoint_read(const std::string& run_dir) {
   return read_from(*dir);
 }
 
+bool run_checkpoint_exists(const std::string& run_dir) {
+  return io::folder_or_previous((fs::path(run_dir) / "checkpoint").string()).has_value();
+}
+
 }  // namespace retain::train

@@ -27,5 +27,7 @@ struct RunCheckpoint {
 void run_checkpoint_write(const std::string& run_dir, const RunCheckpoint& checkpoint);
 // The newest complete checkpoint of `run_dir`, or nothing when the run has none.
 std::optional<RunCheckpoint> run_checkpoint_read(const std::string& run_dir);
+// Whether `run_dir` has a checkpoint folder (what run_checkpoint_read would read), without reading it.
+bool run_checkpoint_exists(const std::string& run_dir);
 
 }  // namespace retain::train

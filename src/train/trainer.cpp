@@ -309,7 +309,7 @@ Run::Run(config::StreamConfig stream_config, const RunOptions& options)
   comm = dist::comm_create(dist::launch_env(), device);
   leader = comm->leader();
   const bool occupied = fs::exists(dir) && !fs::is_empty(dir);
-  const bool has_checkpoint = occupied && run_checkpoint_read(dir).has_value();
+  const bool has_checkpoint = occupied && run_checkpoint_exists(dir);
   if (leader && !options.resume && occupied && !options.force) {
     if (!has_checkpoint) {
       fail("run", dir, ": the run folder already has files but no checkpoint (a run that stopped before its first ",
@@ -428,9 +428,8 @@ RunCheckpoint start(Run& run) {
   return state;
 }
 
-// A run continued from its checkpoint.
-RunCheckpoint resume(Run& run) {
-  RunCheckpoint state = std::move(*run_checkpoint_read(run.dir));  // Run checked that there is one
+// A run continued from its checkpoint `state` (run_stream read it).
+RunCheckpoint resume(Run& run, RunCheckpoint state) {
   const auto stages = static_cast<int64_t>(run.stages.size());
   // The position must be one this run can be at: a task boundary of the stream (its end included) or a
   // step inside a task, and only a finished run's checkpoint holds no weights.
@@ -638,10 +637,11 @@ void finish_run(Run& run, RunCheckpoint& state) {
 
 std::string run_stream(config::StreamConfig config, const RunOptions& options) {
   // A finished run's checkpoint keeps its results and no weights: nothing to resume, and nothing in the
-  // folder is touched.
+  // folder is touched. The checkpoint is read once, here (model and optimizer can be gigabytes).
+  std::optional<RunCheckpoint> checkpoint;
   if (options.resume) {
     const auto dir = run_dir_of(config);
-    const auto checkpoint = run_checkpoint_read(dir);
+    checkpoint = run_checkpoint_read(dir);
     if (checkpoint && checkpoint->model.empty() &&
         eval::completed_tasks(checkpoint->results) == static_cast<int64_t>(checkpoint->results.tasks.size())) {
       std::fprintf(stderr, "[run] %s finished all its %zu tasks: nothing to resume\n", dir.c_str(),
@@ -649,8 +649,8 @@ std::string run_stream(config::StreamConfig config, const RunOptions& options) {
       return dir;
     }
   }
-  Run run(std::move(config), options);
-  RunCheckpoint state = options.resume ? resume(run) : start(run);
+  Run run(std::move(config), options);  // with --resume, refuses a folder without a checkpoint
+  RunCheckpoint state = options.resume ? resume(run, std::move(*checkpoint)) : start(run);
   CrashForTests crash(run.comm->rank());
   for (int64_t s = state.stage; s < static_cast<int64_t>(run.stages.size()); ++s) {
     train_stage(run, s, state, crash);
