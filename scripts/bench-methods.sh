@@ -47,6 +47,7 @@ rows=(
   "lora-minus|method.name=lora-minus|$(each "$lora_lrs" =seqlora)"
   "treelora|method.name=treelora|$(each "$lora_lrs" =seqlora)"
   "selective-lora|method.name=selective-lora|$(each "$lora_lrs" =seqlora)"
+  "joint|method.name=joint|$(each "$full_lrs" =seqft)"
 )
 if [[ -n "${METHODS:-}" ]]; then
   kept=()
