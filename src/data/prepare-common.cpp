@@ -102,6 +102,17 @@ void add_image_task(Build& build, config::TaskConfig task, const ImageExamples& 
   build.counts.push_back(std::move(count));
 }
 
+config::TaskConfig generation_task(const std::string& name, const std::string& template_, const std::string& metric,
+                                   int64_t max_new_tokens) {
+  config::TaskConfig task;
+  task.name = name;
+  task.kind = config::TaskKind::Generation;
+  task.template_ = template_;
+  task.metric = metric;
+  task.max_new_tokens = max_new_tokens;
+  return task;
+}
+
 int64_t word_count(const std::string& text) {
   std::istringstream words(text);
   int64_t n = 0;

@@ -7,7 +7,6 @@
 //   reverse-dictionary  WordNet: definition -> the synset's only lemma, for synsets that define-word
 //                       does not use (their lemma has other senses)                    exact_match
 // Answers have at most 12 words and begin with a space (they continue a template ending in ':').
-#include <cctype>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -29,11 +28,6 @@ const char* const kVera = "/usr/share/dictd/vera";
 const char* const kFreedict = "/usr/share/dictd/freedict-eng-fra";
 constexpr int64_t kMaxAnswerWords = 12;
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Keeps the first answer for each prompt, in source order, so no prompt has two answers.
 std::vector<Pair> unique_prompts(const std::vector<Pair>& pairs) {
   std::set<std::string> seen;
@@ -47,21 +41,12 @@ std::vector<Pair> unique_prompts(const std::vector<Pair>& pairs) {
 // Splits the synsets between the two WordNet tasks: a synset with a lemma that has one sense in its
 // part of speech defines that lemma; a synset with one lemma that has other senses is asked for it.
 void wordnet_pairs(const std::vector<Synset>& synsets, std::vector<Pair>& define, std::vector<Pair>& reverse) {
-  std::map<std::pair<std::string, std::string>, int> senses;  // (pos name, lower-case lemma) -> synsets
-  for (const auto& synset : synsets) {
-    for (const auto& lemma : synset.lemmas) ++senses[{wordnet_pos_name(synset.pos), lower(lemma)}];
-  }
-  for (const auto& synset : synsets) {
+  const auto monosemous_lemmas = wordnet_monosemous_lemmas(synsets);
+  for (size_t i = 0; i < synsets.size(); ++i) {
+    const Synset& synset = synsets[i];
     const std::string pos = wordnet_pos_name(synset.pos);
     const std::string clause = synset.definition.substr(0, synset.definition.find(';'));
-    const std::string* monosemous = nullptr;
-    for (const auto& lemma : synset.lemmas) {
-      if (senses[{pos, lower(lemma)}] == 1) {
-        monosemous = &lemma;
-        break;
-      }
-    }
-    if (monosemous != nullptr) {
+    if (const std::string* monosemous = monosemous_lemmas[i]) {
       if (!clause.empty() && word_count(clause) <= kMaxAnswerWords) {
         define.push_back({*monosemous + " (" + pos + ")", " " + clause});
       }
@@ -159,24 +144,13 @@ std::vector<Pair> translation_pairs() {
     if (lines.size() != 1 || headword.empty()) continue;
     const std::string& french = lines.front();
     const bool numbered = !french.empty() && std::isdigit(static_cast<unsigned char>(french[0]));
-    if (numbered || french.find(',') != std::string::npos || lower(french) == lower(headword) ||
+    if (numbered || french.find(',') != std::string::npos || ascii_lower(french) == ascii_lower(headword) ||
         word_count(french) > kMaxAnswerWords) {
       continue;
     }
     pairs.push_back({headword, " " + french});
   }
   return unique_prompts(pairs);
-}
-
-config::TaskConfig generation_task(const std::string& name, const std::string& template_, const std::string& metric,
-                                   int64_t max_new_tokens) {
-  config::TaskConfig task;
-  task.name = name;
-  task.kind = config::TaskKind::Generation;
-  task.template_ = template_;
-  task.metric = metric;
-  task.max_new_tokens = max_new_tokens;
-  return task;
 }
 
 }  // namespace

@@ -55,6 +55,10 @@ void add_jsonl_task(Build& build, config::TaskConfig task, const Splits& splits,
 void add_image_task(Build& build, config::TaskConfig task, const ImageExamples& train, const ImageExamples& test,
                     std::vector<std::string> classes);
 
+// A generation task's settings (paths are filled in by add_jsonl_task).
+config::TaskConfig generation_task(const std::string& name, const std::string& template_, const std::string& metric,
+                                   int64_t max_new_tokens);
+
 // Words separated by whitespace.
 int64_t word_count(const std::string& text);
 

@@ -5,7 +5,6 @@
 //   verb-hypernym  a verb -> the first lemma of the verb it is a way of ("@")          exact_match
 // The asked word has one sense in its part of speech and its synset exactly one such relation, so the
 // answer is unique (antonyms: the first pair in file order for each word). Answers begin with a space.
-#include <cctype>
 #include <map>
 #include <set>
 #include <string>
@@ -13,6 +12,7 @@
 #include "data/prepare-internal.h"
 #include "data/shuffle.h"
 #include "data/source-wordnet.h"
+#include "data/text-file.h"
 
 namespace retain::data {
 
@@ -20,31 +20,17 @@ namespace {
 
 const char* const kDir = "/usr/share/wordnet";
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 struct Relations {
   std::vector<Pair> hypernym, part_of, antonym, verb_hypernym;
 };
 
 Relations relation_pairs(const std::vector<Synset>& synsets) {
-  std::map<std::pair<char, std::string>, int> senses;  // (part of speech, lower-case lemma) -> synsets
-  const auto pos_of = [](const Synset& synset) { return synset.pos == 's' ? 'a' : synset.pos; };
-  for (const auto& synset : synsets) {
-    for (const auto& lemma : synset.lemmas) ++senses[{pos_of(synset), lower(lemma)}];
-  }
+  const auto monosemous_lemmas = wordnet_monosemous_lemmas(synsets);
   Relations relations;
   std::set<std::string> antonym_asked;
-  for (const auto& synset : synsets) {
-    const std::string* monosemous = nullptr;
-    for (const auto& lemma : synset.lemmas) {
-      if (senses[{pos_of(synset), lower(lemma)}] == 1) {
-        monosemous = &lemma;
-        break;
-      }
-    }
+  for (size_t i = 0; i < synsets.size(); ++i) {
+    const Synset& synset = synsets[i];
+    const std::string* monosemous = monosemous_lemmas[i];
     std::map<std::string, std::vector<const WordnetPointer*>> by_symbol;
     for (const auto& pointer : synset.pointers) by_symbol[pointer.symbol].push_back(&pointer);
     const auto only = [&](const std::string& symbol) -> const std::string* {
@@ -59,12 +45,12 @@ Relations relation_pairs(const std::vector<Synset>& synsets) {
     if (monosemous != nullptr && synset.pos == 'v') {
       if (const auto* hypernym = only("@")) relations.verb_hypernym.push_back({*monosemous, " " + *hypernym});
     }
-    if (pos_of(synset) == 'a') {
+    if (synset.pos == 'a' || synset.pos == 's') {
       for (const auto* pointer : by_symbol["!"]) {
         if (pointer->source_word == 0 || pointer->target_word == 0) continue;
         const std::string& word = synset.lemmas[static_cast<size_t>(pointer->source_word - 1)];
         const std::string& opposite = synsets[pointer->target].lemmas[static_cast<size_t>(pointer->target_word - 1)];
-        if (antonym_asked.insert(lower(word)).second) relations.antonym.push_back({word, " " + opposite});
+        if (antonym_asked.insert(ascii_lower(word)).second) relations.antonym.push_back({word, " " + opposite});
       }
     }
   }
@@ -72,13 +58,7 @@ Relations relation_pairs(const std::vector<Synset>& synsets) {
 }
 
 config::TaskConfig exact_match_task(const std::string& name, const std::string& template_) {
-  config::TaskConfig task;
-  task.name = name;
-  task.kind = config::TaskKind::Generation;
-  task.template_ = template_;
-  task.metric = "exact_match";
-  task.max_new_tokens = 8;
-  return task;
+  return generation_task(name, template_, "exact_match", 8);
 }
 
 }  // namespace

@@ -114,7 +114,8 @@ std::vector<Synset> wordnet_read(const std::string& dir) {
   struct Unresolved {
     size_t synset;
     std::vector<RawPointer> pointers;
-    std::string where;
+    const char* file;  // "noun", ... (the path is built only for an error)
+    size_t line;
   };
   std::vector<Unresolved> unresolved;
   for (const auto& [part, name] :
@@ -130,19 +131,20 @@ std::vector<Synset> wordnet_read(const std::string& dir) {
       std::vector<RawPointer> pointers;
       synsets.push_back(parse_line(line, path, line_number, offset, pointers));
       index[{part, offset}] = synsets.size() - 1;
-      unresolved.push_back({synsets.size() - 1, std::move(pointers), path + ":" + std::to_string(line_number)});
+      unresolved.push_back({synsets.size() - 1, std::move(pointers), name, line_number});
     }
   }
-  for (auto& [synset, pointers, where] : unresolved) {
+  for (auto& [synset, pointers, file, line] : unresolved) {
+    const auto where = [&, file = file, line = line] { return dir + "/data." + file + ":" + std::to_string(line); };
     for (auto& raw : pointers) {
       const auto target = index.find(raw.target);
       if (target == index.end()) {
-        fail("data", where, ": pointer ", raw.pointer.symbol, " to ", raw.target.second, " ", raw.target.first,
+        fail("data", where(), ": pointer ", raw.pointer.symbol, " to ", raw.target.second, " ", raw.target.first,
              ": no such synset");
       }
       const auto words = [&](size_t i) { return static_cast<int>(synsets[i].lemmas.size()); };
       if (raw.pointer.source_word > words(synset) || raw.pointer.target_word > words(target->second)) {
-        fail("data", where, ": pointer ", raw.pointer.symbol, " names word ", raw.pointer.source_word, " -> ",
+        fail("data", where(), ": pointer ", raw.pointer.symbol, " names word ", raw.pointer.source_word, " -> ",
              raw.pointer.target_word, ", past the synsets' words");
       }
       raw.pointer.target = target->second;
@@ -153,6 +155,24 @@ std::vector<Synset> wordnet_read(const std::string& dir) {
 }
 
 const std::string& wordnet_lexname(int lex_filenum) { return kLexnames.at(static_cast<size_t>(lex_filenum)); }
+
+std::vector<const std::string*> wordnet_monosemous_lemmas(const std::vector<Synset>& synsets) {
+  const auto pos_of = [](const Synset& synset) { return synset.pos == 's' ? 'a' : synset.pos; };
+  std::map<std::pair<char, std::string>, int> senses;  // (part of speech, lower-case lemma) -> synsets
+  for (const auto& synset : synsets) {
+    for (const auto& lemma : synset.lemmas) ++senses[{pos_of(synset), ascii_lower(lemma)}];
+  }
+  std::vector<const std::string*> monosemous(synsets.size(), nullptr);
+  for (size_t i = 0; i < synsets.size(); ++i) {
+    for (const auto& lemma : synsets[i].lemmas) {
+      if (senses[{pos_of(synsets[i]), ascii_lower(lemma)}] == 1) {
+        monosemous[i] = &lemma;
+        break;
+      }
+    }
+  }
+  return monosemous;
+}
 
 std::string wordnet_pos_name(char pos) {
   switch (pos) {

@@ -33,4 +33,8 @@ const std::string& wordnet_lexname(int lex_filenum);
 // "noun", "verb", "adjective", "adverb".
 std::string wordnet_pos_name(char pos);
 
+// For each synset, in the same order, its first lemma that no other synset of its part of speech has
+// (adjective satellites count as adjectives; case ignored), or nullptr: a word with one meaning.
+std::vector<const std::string*> wordnet_monosemous_lemmas(const std::vector<Synset>& synsets);
+
 }  // namespace retain::data

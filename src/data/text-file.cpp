@@ -2,6 +2,7 @@
 #include "data/text-file.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -38,6 +39,11 @@ std::string file_read_gunzip(const std::string& path) {
     fail("data", path, ": corrupt or truncated gzip data (", reason, ")");
   }
   return bytes;
+}
+
+std::string ascii_lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
 }
 
 std::string collapse_spaces(const std::string& text) {

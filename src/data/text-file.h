@@ -21,6 +21,9 @@ std::vector<std::string> text_paragraphs(const std::string& text, const std::str
 // `text` with each run of spaces, tabs and line breaks made one space, none at either end.
 std::string collapse_spaces(const std::string& text);
 
+// `text` with A-Z made a-z (other bytes, UTF-8 included, as they are).
+std::string ascii_lower(std::string text);
+
 // Where `text` is not valid UTF-8 (the byte offset), or npos.
 size_t utf8_invalid_at(const std::string& text);
 
