@@ -1,8 +1,9 @@
 """retain against transformers + peft, step for step, on the same model, batch and threads.
 
-Each workload runs twice, once as `retain bench methods` and once as bench/peers/peer_step.py, each
-in a process of its own (its peak resident memory is read from the kernel when it exits), one after
-the other on the same cores. Writes a Markdown table of the medians and the retain/peer ratios.
+Each workload runs as `retain bench methods` and as bench/peers/peer_step.py, each in a process of its
+own (its peak resident memory is read from the kernel when it exits), one after the other on the same
+cores; with --retain-pip also as a retain built against the peer's own libtorch (the like-for-like
+row: same ATen kernels, same BLAS). Writes a Markdown table of the medians and the retain/peer ratios.
 Run by bench/peers/speed.sh, which installs the pinned peer and prepares the model.
 """
 
@@ -50,9 +51,9 @@ def matmul_rate(threads):
     return 2 * n**3 / statistics.median(seconds)
 
 
-def retain_row(args, workload):
+def retain_row(binary, args, workload):
     method, sets = RETAIN_METHODS[workload]
-    command = [args.retain, "bench", "methods", "--model", args.model, "--methods", method,
+    command = [binary, "bench", "methods", "--model", args.model, "--methods", method,
                "--batch", str(args.batch), "--length", str(args.length),
                "--steps", str(args.steps), "--warmup", str(args.warmup)]
     for s in sets:
@@ -81,6 +82,7 @@ def peer_row(args, workload):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--retain", required=True)
+    parser.add_argument("--retain-pip", help="retain built against the peer's torch (-DRETAIN_TORCH_CPU_FROM)")
     parser.add_argument("--model", required=True, help="a Hugging Face folder both sides load")
     parser.add_argument("--workloads", default="full,lora,osf,migu")
     parser.add_argument("--batch", type=int, default=4)
@@ -103,22 +105,27 @@ def main():
         "| retain / peer memory | retain set-up s | peer set-up s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    retain_matmul = []
+    builds = [("", args.retain)] + ([(", retain on the peer's torch", args.retain_pip)] if args.retain_pip else [])
+    retain_matmul = {label: [] for label, _ in builds}
+    rate = lambda row, matmul: f"{row['flops'] / row['step_s'] / 1e9:.1f} ({100 * row['flops'] / row['step_s'] / matmul:.0f} %)"
     for workload in args.workloads.split(","):
-        print(f"[speed] {workload}: retain", file=sys.stderr, flush=True)
-        mine = retain_row(args, workload)
-        retain_matmul.append(mine["matmul"])
+        mine = {}
+        for label, binary in builds:
+            print(f"[speed] {workload}: retain{label}", file=sys.stderr, flush=True)
+            mine[label] = retain_row(binary, args, workload)
+            retain_matmul[label].append(mine[label]["matmul"])
         print(f"[speed] {workload}: peer", file=sys.stderr, flush=True)
         theirs = peer_row(args, workload)
-        rate = lambda row, matmul: f"{row['flops'] / row['step_s'] / 1e9:.1f} ({100 * row['flops'] / row['step_s'] / matmul:.0f} %)"
-        lines.append(
-            f"| {workload} | {1e3 * mine['step_s']:.0f} | {1e3 * theirs['step_s']:.0f} "
-            f"| {mine['step_s'] / theirs['step_s']:.2f} | {tokens / mine['step_s']:.0f} | {tokens / theirs['step_s']:.0f} "
-            f"| {rate(mine, mine['matmul'])} | {rate(theirs, peer_matmul)} | {mine['rss_mb']:.0f} | {theirs['rss_mb']:.0f} "
-            f"| {mine['rss_mb'] / theirs['rss_mb']:.2f} | {mine['setup_s']:.1f} | {theirs['setup_s']:.1f} |")
-        print(lines[-1], file=sys.stderr, flush=True)
-    lines += ["", f"retain's float32 matmul (its own libtorch, in its process): "
-              f"{statistics.median(retain_matmul) / 1e9:.1f} GFLOP/s"]
+        for label, row in mine.items():
+            lines.append(
+                f"| {workload}{label} | {1e3 * row['step_s']:.0f} | {1e3 * theirs['step_s']:.0f} "
+                f"| {row['step_s'] / theirs['step_s']:.2f} | {tokens / row['step_s']:.0f} | {tokens / theirs['step_s']:.0f} "
+                f"| {rate(row, row['matmul'])} | {rate(theirs, peer_matmul)} | {row['rss_mb']:.0f} | {theirs['rss_mb']:.0f} "
+                f"| {row['rss_mb'] / theirs['rss_mb']:.2f} | {row['setup_s']:.1f} | {theirs['setup_s']:.1f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    lines.append("")
+    for label, rates in retain_matmul.items():
+        lines.append(f"retain{label}: float32 matmul in its process {statistics.median(rates) / 1e9:.1f} GFLOP/s")
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
