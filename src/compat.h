@@ -5,6 +5,7 @@
 // Linear algebra goes through the ATen ops (torch::linalg_svd, linalg_qr, linalg_eigh), which both
 // versions have; the torch::linalg:: wrappers are not reachable from <torch/torch.h> in 2.x.
 // Autocast (mixed precision) is switched per device type from 2.4 on, by one function per device in 1.13.
+// AdamW: torch's fused kernel (torch.optim.AdamW(fused=True)) runs on CPU from 2.4; 1.13 has none.
 // c10d process groups: libtorch 2.x's NCCL group has shutdown() and abort(), 1.13's Gloo neither.
 // CUDA-only code sits behind RETAIN_WITH_CUDA, which CMake sets (src/device.cpp).
 #pragma once
@@ -39,6 +40,22 @@ inline Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
   if (mask.defined()) scores = scores + mask;
   auto probs = torch::softmax(scores, -1).to(q.scalar_type());
   return torch::matmul(probs, v);
+#endif
+}
+
+// torch's fused AdamW kernel (one pass over each parameter) on contiguous float32 CPU tensors; `steps`
+// hold each parameter's step count, already incremented. Only called where kHasFusedAdamwCpu.
+constexpr bool kHasFusedAdamwCpu = RETAIN_TORCH_VERSION >= 204;
+inline void fused_adamw_cpu(std::vector<Tensor>& params, std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
+                            std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& steps, double lr, double beta1,
+                            double beta2, double weight_decay, double eps) {
+#if RETAIN_TORCH_VERSION >= 204
+  at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, beta1, beta2, weight_decay,
+                    eps, /*amsgrad=*/false, /*maximize=*/false);
+#else
+  (void)params, (void)grads, (void)exp_avgs, (void)exp_avg_sqs, (void)steps, (void)lr, (void)beta1, (void)beta2,
+      (void)weight_decay, (void)eps;
+  TORCH_CHECK(false, "fused AdamW needs libtorch 2.4 or later");
 #endif
 }
 

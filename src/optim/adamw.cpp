@@ -1,10 +1,13 @@
-// adamw.cpp - see adamw.h. The update follows torch/optim/adamw.py (_single_tensor_adamw) line by line.
+// adamw.cpp - see adamw.h. The update follows torch/optim/adamw.py (_single_tensor_adamw) line by line;
+// on libtorch 2.4+ contiguous float32 CPU parameters go through torch's fused kernel instead (the same
+// formula in one pass over memory, what torch.optim.AdamW(fused=True) runs).
 #include "optim/adamw.h"
 
 #include <cmath>
 #include <set>
 #include <string>
 
+#include "compat.h"
 #include "error.h"
 
 namespace retain::optim {
@@ -48,10 +51,10 @@ AdamW::Moments AdamW::moments(const std::string& name) const {
 
 void AdamW::step(double lr) {
   torch::NoGradGuard no_grad;
-  const double b1 = options_.beta1, b2 = options_.beta2;
   size_t flat = 0;
   for (auto& group : groups_) {
     const double group_lr = lr * group.lr_scale;
+    std::vector<torch::Tensor> fused_params, fused_grads, fused_exp_avgs, fused_exp_avg_sqs, fused_steps;
     for (size_t i = 0; i < group.params.size(); ++i, ++flat) {
       auto& p = group.params[i];
       if (!owns(flat) || !p.grad().defined()) continue;
@@ -66,16 +69,35 @@ void AdamW::step(double lr) {
         m.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
       }
       m.step += 1;
-      p.mul_(1 - group_lr * group.weight_decay);
-      m.exp_avg.lerp_(grad, 1 - b1);
-      m.exp_avg_sq.mul_(b2).addcmul_(grad, grad, 1 - b2);
-      const double bias_correction1 = 1 - std::pow(b1, m.step);
-      const double bias_correction2 = 1 - std::pow(b2, m.step);
-      const double step_size = group_lr / bias_correction1;
-      auto denom = (m.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
-      p.addcdiv_(m.exp_avg, denom, -step_size);
+      if (compat::kHasFusedAdamwCpu && p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() &&
+          grad.scalar_type() == torch::kFloat && grad.is_contiguous()) {
+        fused_params.push_back(p);
+        fused_grads.push_back(grad);
+        fused_exp_avgs.push_back(m.exp_avg);
+        fused_exp_avg_sqs.push_back(m.exp_avg_sq);
+        fused_steps.push_back(torch::full({}, m.step, torch::kFloat));
+        continue;
+      }
+      step_one(p, grad, m, group_lr, group.weight_decay);
+    }
+    if (!fused_params.empty()) {
+      compat::fused_adamw_cpu(fused_params, fused_grads, fused_exp_avgs, fused_exp_avg_sqs, fused_steps, group_lr,
+                              options_.beta1, options_.beta2, group.weight_decay, options_.eps);
     }
   }
+}
+
+void AdamW::step_one(torch::Tensor& p, const torch::Tensor& grad, const Moments& m, double lr,
+                     double weight_decay) const {
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  p.mul_(1 - lr * weight_decay);
+  m.exp_avg.lerp_(grad, 1 - b1);
+  m.exp_avg_sq.mul_(b2).addcmul_(grad, grad, 1 - b2);
+  const double bias_correction1 = 1 - std::pow(b1, m.step);
+  const double bias_correction2 = 1 - std::pow(b2, m.step);
+  const double step_size = lr / bias_correction1;
+  auto denom = (m.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
+  p.addcdiv_(m.exp_avg, denom, -step_size);
 }
 
 io::TensorMap AdamW::state() const {

@@ -50,6 +50,9 @@ class AdamW {
   void load_state(const io::TensorMap& tensors, const std::string& source);
 
  private:
+  // The update of one parameter operator by operator (its step count already incremented).
+  void step_one(torch::Tensor& p, const torch::Tensor& grad, const Moments& m, double lr, double weight_decay) const;
+
   std::vector<ParamGroup> groups_;
   AdamWOptions options_;
   std::map<std::string, Moments> state_;
