@@ -191,6 +191,25 @@ TEST(BadInput, FileSystemErrorsNameThePath) {
       {dir + "/a-file/stream: cannot create directories: Not a directory"});
 }
 
+// Numbers on the command line: the option, the bound and the text given, both ways past int64.
+TEST(BadInput, NumbersOnTheCommandLineAreChecked) {
+  const auto batch = [](const std::string& value) {
+    return run_capturing(retain_binary() + " bench methods --init none.json --batch " + value);
+  };
+  expect_refused(batch("0"), "cli", {"--batch: must be 1 or more, got 0"});
+  expect_refused(batch("1.5"), "cli", {"--batch: '1.5' is not a whole number"});
+  for (const std::string big : {"99999999999999999999", "-99999999999999999999"}) {
+    expect_refused(batch(big), "cli", {"--batch: '" + big + "' is outside -9223372036854775808..9223372036854775807"});
+  }
+  const auto seconds = [](const std::string& value) {
+    return run_capturing(retain_binary() + " bench tokenize none.json --file none.txt --seconds " + value);
+  };
+  expect_refused(seconds("-0.5"), "cli", {"--seconds: must be 0 or more, got -0.5"});
+  for (const std::string bad : {"nan", "1e999", "x"}) {
+    expect_refused(seconds(bad), "cli", {"--seconds: '" + bad + "' is not a finite number"});
+  }
+}
+
 // retain bench tokenize names --file and its line for text that is not UTF-8 (before: the tokenizer).
 TEST(BadInput, BenchTokenizeNamesTheTextFile) {
   const auto tokenizer = llama2_tokenizer();

@@ -13,41 +13,38 @@
 
 namespace retain::cli {
 
-// A whole number of at least `least` that fits int64, for integer options ("--batch: must be 1 or
-// more, got 0"; CLI11's own range checks print a 300-digit bound, and its conversion saturates).
+// "" when `text` is a number of at least `least`, else why not, for an option's validator ("--batch:
+// must be 1 or more, got 0"; CLI11's own range checks print a 300-digit bound, and its conversion
+// saturates). `whole`: a whole number that fits int64; else any finite number.
+inline std::string number_at_least_check(const std::string& text, double least, bool whole) {
+  const std::string what = whole ? "a whole number" : "a finite number";
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = whole ? static_cast<double>(std::stoll(text, &used)) : std::stod(text, &used);
+  } catch (const std::out_of_range&) {
+    if (!whole) return "'" + text + "' is not " + what;
+    return "'" + text + "' is outside " + std::to_string(INT64_MIN) + ".." + std::to_string(INT64_MAX);
+  } catch (const std::invalid_argument&) {
+    return "'" + text + "' is not " + what;
+  }
+  if (used != text.size() || !std::isfinite(value)) return "'" + text + "' is not " + what;
+  if (value >= least) return "";
+  std::ostringstream bound;
+  bound << least;
+  return "must be " + bound.str() + " or more, got " + text;
+}
+
+// Integer options (--batch, --steps).
 inline CLI::Validator whole_number_at_least(int64_t least) {
   return CLI::Validator(
-      [least](std::string& text) -> std::string {
-        try {
-          size_t used = 0;
-          const long long value = std::stoll(text, &used);
-          if (used != text.size()) return "'" + text + "' is not a whole number";
-          return value < least ? "must be " + std::to_string(least) + " or more, got " + text : "";
-        } catch (const std::out_of_range&) {
-          return "'" + text + "' is more than " + std::to_string(INT64_MAX);
-        } catch (const std::invalid_argument&) {
-          return "'" + text + "' is not a whole number";
-        }
-      },
+      [least](std::string& text) { return number_at_least_check(text, static_cast<double>(least), true); },
       least > 0 ? "POSITIVE" : "NON-NEGATIVE");
 }
 
-// The same for options that take any finite number (seconds).
+// Options that take any finite number (seconds).
 inline CLI::Validator number_at_least(double least) {
-  return CLI::Validator(
-      [least](std::string& text) -> std::string {
-        try {
-          size_t used = 0;
-          const double value = std::stod(text, &used);
-          if (used != text.size() || !std::isfinite(value)) return "'" + text + "' is not a finite number";
-          std::ostringstream bound;
-          bound << least;
-          return value < least ? "must be " + bound.str() + " or more, got " + text : "";
-        } catch (const std::exception&) {
-          return "'" + text + "' is not a finite number";
-        }
-      },
-      "NUMBER");
+  return CLI::Validator([least](std::string& text) { return number_at_least_check(text, least, false); }, "NUMBER");
 }
 
 struct Command {
