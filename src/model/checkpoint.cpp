@@ -72,8 +72,8 @@ std::shared_ptr<Model> model_load(const std::string& dir, const LoadOptions& opt
   return model;
 }
 
-void model_tensors_check(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
-  const auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
+io::TensorMap model_tensors_check(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
+  auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
   std::set<std::string> used;
   for (const auto& item : model.named_parameters()) {
     const auto& name = item.key();
@@ -101,11 +101,11 @@ void model_tensors_check(Model& model, const io::TensorMap& checkpoint, const st
     fail("model", source, ": ", unexpected.size(), " tensor(s) the '", model.config().model_type(),
          "' architecture of ", model.config().path(), " does not have: ", list, unexpected.size() > 5 ? ", ..." : "");
   }
+  return tensors;
 }
 
 void model_load_state(Model& model, const io::TensorMap& checkpoint, const std::string& source) {
-  model_tensors_check(model, checkpoint, source);
-  const auto tensors = with_base_prefix(checkpoint, model.base_model_prefix());
+  const auto tensors = model_tensors_check(model, checkpoint, source);
   torch::NoGradGuard no_grad;
   for (auto& item : model.named_parameters()) {
     const auto& name = item.key();

@@ -22,8 +22,9 @@ std::shared_ptr<Model> model_load(const std::string& dir, const LoadOptions& opt
 
 // Checks that `tensors` (HF names) are the model's parameters: every one there with its exact shape,
 // none the model does not have unless HF drops it too (tied copies, buffers). Reads no tensor data,
-// so `model` may live on the meta device. `source` names the checkpoint in errors.
-void model_tensors_check(Model& model, const io::TensorMap& tensors, const std::string& source);
+// so `model` may live on the meta device. `source` names the checkpoint in errors. Returns `tensors`
+// under the model's own names (the base model's prefix added where the checkpoint lacks it).
+io::TensorMap model_tensors_check(Model& model, const io::TensorMap& tensors, const std::string& source);
 
 // Copies `tensors` into the model after model_tensors_check; a NaN or infinite value is an error.
 void model_load_state(Model& model, const io::TensorMap& tensors, const std::string& source);
