@@ -11,7 +11,6 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <type_traits>
@@ -19,6 +18,7 @@
 
 #include "config/toml-writer.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::config {
 
@@ -666,11 +666,7 @@ StreamConfig stream_config_parse(const std::string& text, const std::string& sou
 }
 
 StreamConfig stream_config_load(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("config", path, ": cannot open the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return stream_config_parse(text.str(), path, fs::path(path).parent_path().string(), overrides);
+  return stream_config_parse(io::file_read(path, "config"), path, fs::path(path).parent_path().string(), overrides);
 }
 
 std::string stream_config_to_toml(const StreamConfig& config) {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
@@ -21,7 +21,7 @@ std::string parse_reason(const nlohmann::json::exception& e) {
 }  // namespace
 
 std::vector<JsonlObject> jsonl_objects(const std::string& path) {
-  const std::string text = file_read(path);
+  const std::string text = io::file_read(path, "data");
   std::vector<JsonlObject> objects;
   int64_t line_number = 0;
   size_t start = 0;

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
@@ -26,7 +26,7 @@ uint8_t paeth(int a, int b, int c) {
 }  // namespace
 
 GrayImage png_read_gray8(const std::string& path) {
-  const std::string bytes = file_read(path);
+  const std::string bytes = io::file_read(path, "data");
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0) fail("data", path, ": not a PNG file");
   GrayImage image;

@@ -15,8 +15,8 @@
 
 #include "data/prepare-internal.h"
 #include "data/shuffle.h"
-#include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
@@ -28,7 +28,7 @@ constexpr int64_t kDigits = 10, kSide = 28, kPixels = kSide * kSide, kDefaultTes
 std::vector<uint8_t> digit_pixels(const std::string& path) {
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(file_read(path));
+    json = nlohmann::json::parse(io::file_read(path, "data"));
   } catch (const nlohmann::json::exception& e) {
     fail("data", path, ": not JSON (", e.what(), ")");
   }

@@ -6,6 +6,7 @@
 
 #include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
@@ -28,7 +29,7 @@ bool decode_b64_number(const std::string& digits, uint64_t& value) {
 std::vector<DictEntry> dictd_read(const std::string& base) {
   const std::string index_path = base + ".index", dict_path = base + ".dict.dz";
   const std::string dict = file_read_gunzip(dict_path);
-  std::istringstream lines(file_read(index_path));
+  std::istringstream lines(io::file_read(index_path, "data"));
   std::vector<DictEntry> entries;
   std::string line;
   size_t line_number = 0;

@@ -3,12 +3,12 @@
 
 #include <sstream>
 
-#include "data/text-file.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
 std::vector<std::string> fortune_read(const std::string& path) {
-  std::istringstream lines(file_read(path));
+  std::istringstream lines(io::file_read(path, "data"));
   std::vector<std::string> records;
   std::string record, line;
   auto flush = [&] {

@@ -8,6 +8,7 @@
 
 #include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
@@ -121,7 +122,7 @@ std::vector<Synset> wordnet_read(const std::string& dir) {
   for (const auto& [part, name] :
        {std::pair<char, const char*>{'n', "noun"}, {'v', "verb"}, {'a', "adj"}, {'r', "adv"}}) {
     const std::string path = dir + "/data." + name;
-    std::istringstream lines(file_read(path));
+    std::istringstream lines(io::file_read(path, "data"));
     std::string line;
     size_t line_number = 0;
     while (std::getline(lines, line)) {

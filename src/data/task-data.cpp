@@ -12,6 +12,7 @@
 #include "data/shuffle.h"
 #include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 
@@ -70,7 +71,8 @@ std::vector<TextExample> load_classification(const config::TaskConfig& task, con
 
 std::vector<TextExample> load_text(const std::string& path) {
   std::vector<TextExample> examples;
-  for (auto& paragraph : text_paragraphs(file_read(path), path)) examples.push_back({"", std::move(paragraph)});
+  for (auto& paragraph : text_paragraphs(io::file_read(path, "data"), path))
+    examples.push_back({"", std::move(paragraph)});
   if (examples.empty()) fail("data", path, ": no text (the file is empty or blank)");
   return examples;
 }

@@ -4,23 +4,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 
 #include <zlib.h>
 
 #include "error.h"
 
 namespace retain::data {
-
-std::string file_read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("data", path, ": cannot open the file");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) fail("data", path, ": read error");
-  return bytes.str();
-}
 
 std::string file_read_gunzip(const std::string& path) {
   gzFile file = gzopen(path.c_str(), "rb");

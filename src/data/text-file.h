@@ -7,9 +7,6 @@
 
 namespace retain::data {
 
-// The bytes of `path`; "[data] FILE: cannot open the file" when it cannot be read.
-std::string file_read(const std::string& path);
-
 // The decompressed bytes of a gzip file (zlib reads a plain file as it is); a cut-off or corrupt
 // stream is an error naming the file.
 std::string file_read_gunzip(const std::string& path);

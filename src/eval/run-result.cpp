@@ -3,13 +3,12 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <set>
 
 #include "error.h"
 #include "eval/metrics.h"
 #include "io/atomic-file.h"
+#include "io/file-read.h"
 
 namespace retain::eval {
 
@@ -252,9 +251,7 @@ RunResult run_result_from_json(const json& root, const std::string& source) {
 }
 
 RunResult run_result_read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("eval", path, ": cannot open the file");
-  const json root = json::parse(std::string(std::istreambuf_iterator<char>(in), {}), nullptr, false);
+  const json root = json::parse(io::file_read(path, "eval"), nullptr, false);
   if (root.is_discarded()) fail("eval", path, ": not valid JSON");
   return run_result_from_json(root, path);
 }

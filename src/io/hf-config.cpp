@@ -2,11 +2,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::io {
 
@@ -32,13 +31,7 @@ std::optional<int64_t> as_int64(const nlohmann::json& value) {
 
 }  // namespace
 
-HfConfig HfConfig::read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("config", path, ": cannot open the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path);
-}
+HfConfig HfConfig::read(const std::string& path) { return parse(file_read(path, "config"), path); }
 
 HfConfig HfConfig::parse(const std::string& json_text, const std::string& path) {
   HfConfig config;

@@ -4,13 +4,12 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <regex>
 #include <set>
 
 #include "error.h"
 #include "io/atomic-file.h"
+#include "io/file-read.h"
 #include "io/peft-config.h"
 #include "io/safetensors.h"
 
@@ -28,10 +27,7 @@ const std::string kPrefix = "base_model.model.";
 PeftAdapter peft_adapter_read(const std::string& dir) {
   const auto config_path = (fs::path(dir) / "adapter_config.json").string();
   const auto weights_path = (fs::path(dir) / "adapter_model.safetensors").string();
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) fail("peft", config_path, ": cannot open the file");
-  const auto config = peft_adapter_config_parse(
-      std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), config_path);
+  const auto config = peft_adapter_config_parse(file_read(config_path, "peft"), config_path);
 
   PeftAdapter adapter;
   adapter.base_model_name_or_path = config.base_model_name_or_path;

@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <regex>
 #include <set>
@@ -22,6 +21,7 @@
 
 #include "error.h"
 #include "io/atomic-file.h"
+#include "io/file-read.h"
 #include "io/safetensors-header.h"
 
 namespace retain::io {
@@ -86,11 +86,9 @@ class MappedFile {
 
 // model.safetensors.index.json's "weight_map": tensor -> shard file beside the index.
 std::map<std::string, std::string> read_weight_map(const std::string& index_path) {
-  std::ifstream in(index_path);
-  if (!in) fail("checkpoint", index_path, ": cannot open");
   json index;
   try {
-    index = json::parse(in);
+    index = json::parse(file_read(index_path, "checkpoint"));
   } catch (const json::exception& e) {
     fail("checkpoint", index_path, ": not valid JSON: ", e.what());
   }

@@ -1,11 +1,9 @@
 // json-node.cpp - typed field access with errors naming the file and the field.
 #include "tok/json-node.h"
 
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "io/file-read.h"
 
 namespace retain::tok {
 
@@ -28,11 +26,7 @@ const char* kind(const nlohmann::json& value) {
 }  // namespace
 
 nlohmann::json json_file_parse(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) retain::fail("tokenizer", path, ": cannot open: ", std::strerror(errno));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  const std::string text = retain::io::file_read(path, "tokenizer");
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {

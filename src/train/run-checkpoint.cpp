@@ -6,12 +6,11 @@
 #include "train/run-checkpoint.h"
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "error.h"
 #include "io/atomic-file.h"
 #include "io/atomic-folder.h"
+#include "io/file-read.h"
 #include "train/checkpoint-state.h"
 
 namespace retain::train {
@@ -22,10 +21,7 @@ namespace {
 
 RunCheckpoint read_from(const fs::path& dir) {
   const auto state_path = (dir / "state.json").string();
-  std::ifstream in(state_path, std::ios::binary);
-  if (!in) fail("checkpoint", state_path, ": cannot open the file");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto state = checkpoint_state_parse(text, state_path);
+  auto state = checkpoint_state_parse(io::file_read(state_path, "checkpoint"), state_path);
   RunCheckpoint checkpoint;
   checkpoint.stage = state.stage;
   checkpoint.step = state.step;

@@ -34,6 +34,7 @@
 #include "data/task-data.h"
 #include "data/text-file.h"
 #include "error.h"
+#include "io/file-read.h"
 
 namespace retain::data {
 namespace {
@@ -53,7 +54,7 @@ void write_gz(const std::string& path, const std::string& bytes) {
   gzclose(file);
 }
 
-std::string read(const std::string& path) { return file_read(path); }
+std::string read(const std::string& path) { return io::file_read(path, "test"); }
 
 // Runs `body`, which must throw a retain::Error holding every one of `parts`.
 void expect_error(const std::function<void()>& body, std::initializer_list<std::string> parts) {

@@ -272,7 +272,8 @@ TEST(EvalRunResult, ReadErrorsNameTheFileAndTheField) {
   EXPECT_EQ(read_error("[1, 2]"), "the file is not a JSON object");
   EXPECT_EQ(read_error("{\"tasks\": "), "not valid JSON");
   const auto missing = scratch_dir("eval-missing") + "/matrix.json";
-  EXPECT_EQ(error_of([&] { run_result_read(missing); }), "[eval] " + missing + ": cannot open the file");
+  EXPECT_EQ(error_of([&] { run_result_read(missing); }),
+            "[eval] " + missing + ": cannot open the file (No such file or directory)");
 }
 
 // Joint multi-task training measures only the last row: T counts up to it, AA comes from it, and

@@ -538,7 +538,8 @@ TEST(StreamConfig, LoadReadsTheFileAndResolvesAgainstItsFolder) {
   EXPECT_EQ(config.tasks[0].train, (dir / "tasks/sum-train.jsonl").lexically_normal().string());
 
   const std::string missing = (dir / "missing.toml").string();
-  EXPECT_EQ(error_of([&] { stream_config_load(missing); }), "[config] " + missing + ": cannot open the file");
+  EXPECT_EQ(error_of([&] { stream_config_load(missing); }),
+            "[config] " + missing + ": cannot open the file (No such file or directory)");
 }
 
 TEST(StreamConfigOptions, GettersRecordTheDefaultsTheyReturn) {
