@@ -10,6 +10,8 @@ declare -A allowed=(
   [compat.h]="error.h"
   [blas.h]=""
   [blas.cpp]="blas.h"
+  [heap.h]=""
+  [heap.cpp]="heap.h"
   [device.h]="error.h"
   [device.cpp]="device.h error.h"
   [io]="error.h"
@@ -23,7 +25,7 @@ declare -A allowed=(
   [method]="error.h compat.h config data io model nn optim"
   [dist]="error.h compat.h io model optim"
   [train]="error.h compat.h device.h config data dist eval io method model nn optim tok"
-  [cli]="error.h compat.h blas.h device.h config data dist eval io method model nn optim tok train"
+  [cli]="error.h compat.h blas.h device.h heap.h config data dist eval io method model nn optim tok train"
 )
 
 layer_of() {  # src/model/llama.cpp -> model; src/device.cpp -> device.cpp; model/model.h -> model

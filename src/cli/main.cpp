@@ -11,9 +11,11 @@
 #include "cli/commands.h"
 #include "cli/error-line.h"
 #include "compat.h"
+#include "heap.h"
 
 int main(int argc, char** argv) {
   retain::blas::run_on_the_cpus_kernels(argv);
+  retain::heap::keep_freed_memory();
   // libgomp starts with one thread unless OMP_NUM_THREADS says otherwise.
   if (std::getenv("OMP_NUM_THREADS") == nullptr) {
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
