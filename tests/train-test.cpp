@@ -42,25 +42,37 @@ using namespace retain::test;
 
 namespace {
 
-// Every step of our AdamW equals torch::optim::AdamW's (same formula, same order of operations).
+// Every step of our AdamW equals torch::optim::AdamW's (same formula): a small parameter, one large
+// enough for the one-pass update to be split over threads, and a transposed (not contiguous) one,
+// which takes the per-operator update.
 TEST(AdamW, MatchesTorchAdamW) {
   torch::manual_seed(1);
-  auto a = torch::randn({5, 4}, torch::kFloat).requires_grad_();
-  auto b = a.detach().clone().requires_grad_();
-  const auto start = a.detach().clone();
-  optim::AdamW ours({{{"w"}, {a}, 0.1, 1}}, {0.9, 0.95, 1e-8});
-  torch::optim::AdamW theirs({b}, torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1));
+  std::vector<torch::Tensor> ours_params, theirs_params, starts;
+  for (const auto& start : {torch::randn({5, 4}), torch::randn({3, 40000}), torch::randn({6, 7}).t()}) {
+    ours_params.push_back(start.clone().requires_grad_());
+    theirs_params.push_back(start.clone().requires_grad_());
+    starts.push_back(start.clone());
+  }
+  ASSERT_FALSE(ours_params[2].is_contiguous());
+  optim::AdamW ours({{{"small", "large", "transposed"}, ours_params, 0.1, 1}}, {0.9, 0.95, 1e-8});
+  torch::optim::AdamW theirs(theirs_params,
+                             torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1));
   for (int step = 0; step < 20; ++step) {
-    const auto target = torch::randn({5, 4});
-    (a - target).pow(2).sum().backward();
-    (b - target).pow(2).sum().backward();
+    for (size_t i = 0; i < starts.size(); ++i) {
+      const auto target = torch::randn(starts[i].sizes());
+      (ours_params[i] - target).pow(2).sum().backward();
+      (theirs_params[i] - target).pow(2).sum().backward();
+    }
     ours.step(3e-3);
     theirs.step();
     ours.zero_grad();
     theirs.zero_grad();
   }
-  EXPECT_LE((a - b).abs().max().item<double>(), 1e-6);
-  EXPECT_GT((a - start).abs().max().item<double>(), 1e-2);  // both moved: not two optimizers that do nothing
+  for (size_t i = 0; i < starts.size(); ++i) {
+    EXPECT_LE((ours_params[i] - theirs_params[i]).abs().max().item<double>(), 1e-6) << i;
+    // both moved: not two optimizers that do nothing
+    EXPECT_GT((ours_params[i] - starts[i]).abs().max().item<double>(), 1e-2) << i;
+  }
 }
 
 // The optimizer state saved and loaded continues exactly as if never interrupted.

@@ -1,14 +1,14 @@
 // adamw.cpp - see adamw.h. The update follows torch/optim/adamw.py (_single_tensor_adamw) line by line;
-// on libtorch 2.4+ contiguous float32 CPU parameters go through torch's fused kernel instead (the same
-// formula in one pass over memory, what torch.optim.AdamW(fused=True) runs).
+// contiguous float32 CPU parameters go through the same formula in one pass over memory instead
+// (optim/adamw-cpu.h).
 #include "optim/adamw.h"
 
 #include <cmath>
 #include <set>
 #include <string>
 
-#include "compat.h"
 #include "error.h"
+#include "optim/adamw-cpu.h"
 
 namespace retain::optim {
 
@@ -54,7 +54,8 @@ void AdamW::step(double lr) {
   size_t flat = 0;
   for (auto& group : groups_) {
     const double group_lr = lr * group.lr_scale;
-    std::vector<torch::Tensor> fused_params, fused_grads, fused_exp_avgs, fused_exp_avg_sqs, fused_steps;
+    std::vector<torch::Tensor> fused_params, fused_grads, fused_exp_avgs, fused_exp_avg_sqs;
+    std::vector<double> fused_steps;
     for (size_t i = 0; i < group.params.size(); ++i, ++flat) {
       auto& p = group.params[i];
       if (!owns(flat) || !p.grad().defined()) continue;
@@ -69,20 +70,20 @@ void AdamW::step(double lr) {
         m.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
       }
       m.step += 1;
-      if (compat::kHasFusedAdamwCpu && p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() &&
+      if (p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() &&
           grad.scalar_type() == torch::kFloat && grad.is_contiguous()) {
         fused_params.push_back(p);
         fused_grads.push_back(grad);
         fused_exp_avgs.push_back(m.exp_avg);
         fused_exp_avg_sqs.push_back(m.exp_avg_sq);
-        fused_steps.push_back(torch::full({}, m.step, torch::kFloat));
+        fused_steps.push_back(m.step);
         continue;
       }
       step_one(p, grad, m, group_lr, group.weight_decay);
     }
     if (!fused_params.empty()) {
-      compat::fused_adamw_cpu(fused_params, fused_grads, fused_exp_avgs, fused_exp_avg_sqs, fused_steps, group_lr,
-                              options_.beta1, options_.beta2, group.weight_decay, options_.eps);
+      adamw_update_cpu(fused_params, fused_grads, fused_exp_avgs, fused_exp_avg_sqs, fused_steps,
+                       {group_lr, options_.beta1, options_.beta2, options_.eps, group.weight_decay});
     }
   }
 }
