@@ -115,7 +115,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "--set method.name=ewc", "--set method.name=inflora",
                       "--set method.name=treelora --set method.dropout=0", "--set method.name=selective-lora",
                       "--set method.name=lora-minus --set train.head=prototype --set method.atl_weight=0",
-                      "--set method.name=seqft --set train.zero=1", "--set method.name=osft --set train.zero=1"),
+                      "--set method.name=seqft --set train.zero=1", "--set method.name=osft --set train.zero=1",
+                      "--set method.name=osft --set method.form=factors --set train.zero=1"),
     two_ranks_name);
 
 // Text batches: the ranks' slices hold different numbers of loss tokens, which the loss weighting

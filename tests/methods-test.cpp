@@ -45,16 +45,27 @@ std::pair<torch::Tensor, torch::Tensor> top_singular_vectors(const torch::Tensor
 class MethodsOnFixture : public ::testing::TestWithParam<std::string> {};
 
 // After a task the change of every target weight has, relative to its size, a component below 1e-5
-// in span(U_h) (columns) and in span(V_h) (rows), with AdamW and weight decay. Without the
-// re-projection after the optimizer step (gradients projected only) it leaks: the control. Ratio 0.5
-// keeps the frozen directions on both sides, 0.25 their complement on the short side (and on both
-// for a square matrix), so both ways of projecting are checked against the test's own SVD.
+// in span(U_h) (columns) and in span(V_h) (rows), with AdamW and weight decay, in either form (the
+// dense weight, or the factors merged back at the task's end). Without the re-projection after the
+// optimizer step (gradients projected only) it leaks: the controls. Ratio 0.5 keeps the frozen
+// directions on both sides, 0.25 their complement on the short side (and on both for a square
+// matrix), so both ways of projecting are checked against the test's own SVD.
 TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
-  for (const auto& [reproject, ratio] : std::vector<std::pair<bool, double>>{{true, 0.5}, {true, 0.25}, {false, 0.5}}) {
+  struct Case {
+    bool reproject;
+    double ratio;
+    std::string form;
+  };
+  for (const auto& [reproject, ratio, form] : std::vector<Case>{{true, 0.5, "dense"},
+                                                                {true, 0.25, "dense"},
+                                                                {false, 0.5, "dense"},
+                                                                {true, 0.5, "factors"},
+                                                                {true, 0.25, "factors"},
+                                                                {false, 0.5, "factors"}}) {
     SCOPED_TRACE(std::string(reproject ? "projected gradients and parameters" : "control: gradients only") +
-                 ", unfreeze_rank_ratio " + std::to_string(ratio));
+                 ", unfreeze_rank_ratio " + std::to_string(ratio) + ", form " + form);
     FixtureRun setup(GetParam());
-    auto options = options_of({{"unfreeze_rank_ratio", ratio}});
+    auto options = options_of({{"unfreeze_rank_ratio", ratio}, {"form", form}});
     auto osft = method::osft_create(options);
     auto& method = dynamic_cast<method::Osft&>(*osft);
     method.attach(*setup.model);
@@ -68,10 +79,14 @@ TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
         method::Osft& osft;
         explicit GradientsOnly(method::Osft& o) : osft(o) {}
         std::string name() const override { return "control"; }
+        std::vector<method::ParamGroup> trainable(model::Model& m, double decay) override {
+          return osft.trainable(m, decay);
+        }
         void before_step(model::Model& m) override { osft.before_step(m); }
       } control(method);
       setup.train(control, 8, 1e-2, 0.1);
     }
+    method.end_task(*setup.model, setup.context(0));
     ASSERT_FALSE(frozen.empty());
     double worst = 0;
     for (const auto& [name, f] : frozen) {
@@ -87,6 +102,72 @@ TEST_P(MethodsOnFixture, OsftUpdatesStayOutOfTheFrozenSubspace) {
     } else {
       EXPECT_GT(worst, 1e-3);
     }
+  }
+}
+
+// The factor form at a task's start: each target's weight becomes F₀ and its low singular triplets
+// (the test's own SVD) an adapter, so the model computes what it did; only the factors train, and
+// at the task's end they are merged back (no adapter left, the weights moved). The same training
+// moves the weights differently from the dense form: the two are different optimisation problems.
+TEST_P(MethodsOnFixture, OsftFactorFormTrainsTheLowTripletsAndMergesThem) {
+  std::map<std::string, std::map<std::string, torch::Tensor>> trained;  // form -> weights after the task
+  std::map<std::string, torch::Tensor> start;
+  for (const std::string form : {"factors", "dense"}) {
+    SCOPED_TRACE("form " + form);
+    FixtureRun setup(GetParam());
+    auto options = options_of({{"unfreeze_rank_ratio", 0.5}, {"form", form}, {"others", std::string("frozen")}});
+    auto osft = method::osft_create(options);
+    auto& method = dynamic_cast<method::Osft&>(*osft);
+    method.attach(*setup.model);
+    const auto before = setup.weights();
+    torch::Tensor logits_before;
+    {
+      torch::NoGradGuard no_grad;
+      setup.model->eval();
+      logits_before = setup.model->forward(setup.batch).logits;
+    }
+    method.begin_task(*setup.model, setup.context(0));
+    if (form == "factors") {
+      torch::NoGradGuard no_grad;
+      const auto logits = setup.model->forward(setup.batch).logits;
+      EXPECT_LT(frobenius(logits - logits_before) / frobenius(logits_before), 1e-5);
+      for (const auto& [name, f] : method.frozen()) {
+        auto layer = setup.model->linear_layer(name);
+        const auto* factors = layer->adapter_find(method::Osft::kFactors);
+        ASSERT_NE(factors, nullptr) << name;
+        const auto s = std::get<1>(torch::linalg_svd(before.at(name).to(torch::kDouble), false, {}));
+        const auto k = f.s.size(0);
+        EXPECT_TRUE(torch::allclose(factors->middle.to(torch::kDouble), s.narrow(0, k, s.size(0) - k), 1e-4, 1e-5))
+            << name;
+        EXPECT_FALSE(layer->weight.requires_grad()) << name;
+        ASSERT_TRUE(factors->A.requires_grad() && factors->B.requires_grad() && factors->middle.requires_grad());
+      }
+    }
+    setup.train(method, 4, 1e-2, 0.0);
+    method.end_task(*setup.model, setup.context(0));
+    trained[form] = setup.weights();
+    start = before;
+    for (auto& [name, layer] : setup.model->linear_layers()) {
+      EXPECT_EQ(layer->adapter_find(method::Osft::kFactors), nullptr) << name;
+    }
+  }
+  int64_t moved = 0, differ = 0;
+  for (const auto& [name, w] : trained["factors"]) {
+    moved += !torch::allclose(w, start.at(name), 0, 1e-6);
+    differ += !torch::allclose(w, trained["dense"].at(name), 0, 1e-6);
+  }
+  EXPECT_GT(moved, 0);
+  EXPECT_EQ(differ, moved);
+}
+
+// Settings that only the dense form has are refused with the factor form, by name.
+TEST(Osft, FactorFormRefusesTheDenseOnlySettings) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"projection", "paper"}, {"svd", "randomized"}}) {
+    auto options = options_of({{"form", std::string("factors")}, {key, value}});
+    EXPECT_NE(test::error_of([&] { method::osft_create(options); }).find(key + " = \"" + value + "\" needs form"),
+              std::string::npos)
+        << key;
   }
 }
 

@@ -291,7 +291,8 @@ TEST_P(MethodResume, KilledRunsResumeBitForBit) {
 INSTANTIATE_TEST_SUITE_P(
     Methods, MethodResume,
     ::testing::Values("--set method.name=osft", "--set method.name=osft --set method.rank=adaptive",
-                      "--set method.name=migu", "--set method.name=seqlora", "--set method.name=o-lora",
+                      "--set method.name=osft --set method.form=factors", "--set method.name=migu",
+                      "--set method.name=seqlora", "--set method.name=o-lora",
                       "--set method.name=inflora --set method.rank=2", "--set method.name=ewc",
                       "--set method.name=migu --set method.on=o-lora",
                       "--set method.name=seqlora --set train.head=prototype",

@@ -18,6 +18,8 @@ namespace retain::method {
 
 namespace {
 
+torch::Tensor float32(const torch::Tensor& t) { return t.defined() ? t.to(torch::kFloat).contiguous() : t; }
+
 // X ← (I − HHᵀ) X or C Cᵀ X for one side, X thin; `small` is a reused buffer.
 void project_columns(torch::Tensor& X, const Osft::Side& side, torch::Tensor& small) {
   const auto& basis = side.basis;
@@ -109,17 +111,31 @@ OsftTriplets gram_top_singular(const torch::Tensor& w, int64_t k) {
     auto s_rest = values.narrow(-1, k, R - k).clamp_min(0).sqrt();
     if (s_rest.min().item<double>() > floor) long_rest = torch::matmul(short_major, short_rest) / s_rest.unsqueeze(-2);
   }
-  const auto f32 = [](const torch::Tensor& t) { return t.defined() ? t.to(torch::kFloat).contiguous() : t; };
   OsftTriplets t;
-  t.s = f32(s);
-  t.U = f32(tall ? long_top : short_top);
-  t.V = f32(tall ? short_top : long_top);
-  t.U_rest = f32(tall ? long_rest : short_rest);
-  t.V_rest = f32(tall ? short_rest : long_rest);
+  t.s = float32(s);
+  t.U = float32(tall ? long_top : short_top);
+  t.V = float32(tall ? short_top : long_top);
+  t.U_rest = float32(tall ? long_rest : short_rest);
+  t.V_rest = float32(tall ? short_rest : long_rest);
   return t;
 }
 
 }  // namespace
+
+OsftTriplets osft_split_singular(const torch::Tensor& w, int64_t k) {
+  torch::NoGradGuard no_grad;
+  auto [U, s, Vh] = torch::linalg_svd(w.to(torch::kDouble), false, {});
+  auto V = Vh.transpose(-2, -1);
+  const auto R = s.size(-1);
+  OsftTriplets t;
+  t.U = float32(U.narrow(-1, 0, k));
+  t.s = float32(s.narrow(-1, 0, k));
+  t.V = float32(V.narrow(-1, 0, k));
+  t.U_rest = float32(U.narrow(-1, k, R - k));
+  t.s_rest = float32(s.narrow(-1, k, R - k));
+  t.V_rest = float32(V.narrow(-1, k, R - k));
+  return t;
+}
 
 OsftTriplets osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSettings& settings,
                                const std::vector<uint64_t>& seeds) {
@@ -194,6 +210,37 @@ void Osft::project(nn::Linear& layer, const Frozen& f, Workspace& work, bool wei
   if (!direct) view.copy_(X);
 }
 
+void Osft::project_factors(nn::Linear& layer, const Frozen& f, Workspace& work, bool weight) const {
+  auto* factors = layer->adapter_find(kFactors);
+  if (factors == nullptr) return;
+  auto U = weight ? factors->B : factors->B.grad();   // U_l [N, r]
+  auto Vt = weight ? factors->A : factors->A.grad();  // V_lᵀ [r, M]
+  if (!work.thin.defined()) {
+    work.thin = torch::empty({0}, factors->B.options().requires_grad(false));
+    work.small = torch::empty({0}, factors->B.options().requires_grad(false));
+  }
+  if (U.defined()) project_columns(U, f.left, work.small);
+  if (Vt.defined()) {
+    auto V = Vt.t();
+    project_columns(V, f.right, work.thin);
+  }
+}
+
+void Osft::factors_attach(nn::Linear& layer, const torch::Tensor& U_l, const torch::Tensor& s_l,
+                          const torch::Tensor& V_l) const {
+  torch::NoGradGuard no_grad;
+  if (layer->adapter_find(kFactors) != nullptr) layer->adapter_remove(kFactors);
+  auto w = layer->weight_out_in();
+  const auto options = w.options().dtype(torch::kFloat).requires_grad(false);
+  // Copies: the frozen side's basis may be these very vectors (the short side's complement).
+  auto B = U_l.to(options).clone(), middle = s_l.to(options).clone(),
+       A = V_l.t().to(options).clone(at::MemoryFormat::Contiguous);
+  // F₀ = W − U_l·diag(s_l)·V_lᵀ: the layer computes what it did before, up to one rounding.
+  w.copy_(w.to(torch::kFloat) - torch::matmul(B * middle, A));
+  for (auto* factor : {&A, &B, &middle}) factor->set_requires_grad(true);
+  layer->adapter_add(kFactors, A, B, 1.0).middle = middle;
+}
+
 void Osft::attach(model::Model& model) {
   layers_.clear();
   auto candidates =
@@ -205,9 +252,15 @@ void Osft::attach(model::Model& model) {
   }
   if (layers_.empty())
     fail("method", "osft: no linear layer of the '", model.config().model_type(), "' model is a target");
+  const bool factors = settings_.form == OsftForm::Factors;
+  if (factors) {  // their factors train instead (an adapter, see trainable)
+    for (auto& [layer_name, layer] : layers_) layer->weight.set_requires_grad(false);
+  }
   if (settings_.others == OsftOthers::Frozen) {
     std::set<std::string> trained;
-    for (auto& [layer_name, layer] : layers_) trained.insert(layer_name + ".weight");
+    if (!factors) {
+      for (auto& [layer_name, layer] : layers_) trained.insert(layer_name + ".weight");
+    }
     for (auto& item : model.named_parameters()) {
       item.value().set_requires_grad(model.is_classifier_head_parameter(item.key()) || trained.count(item.key()) != 0);
     }
@@ -287,7 +340,9 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
                               members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), start + batch))));
     }
   }
+  const bool factors = settings_.form == OsftForm::Factors;
   std::vector<Frozen> frozen(layers_.size());
+  std::vector<OsftTriplets> low(factors ? layers_.size() : 0);  // the factor form's trained triplets
   const auto run = [&](const std::pair<int64_t, std::vector<size_t>>& job) {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> weights;
@@ -296,13 +351,25 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
       weights.push_back(layers_[i].second->weight_out_in().detach());
       seeds.push_back(data::derive_seed(task.seed, "osft task " + std::to_string(task.index) + " " + layers_[i].first));
     }
-    const auto top = osft_top_singular(torch::stack(weights), job.first, settings_, seeds);
+    const auto top = factors ? osft_split_singular(torch::stack(weights), job.first)
+                             : osft_top_singular(torch::stack(weights), job.first, settings_, seeds);
     for (size_t j = 0; j < job.second.size(); ++j) {
       const auto index = static_cast<int64_t>(j);
       const auto pick = [&](const torch::Tensor& t) { return t.defined() ? t[index] : t; };
-      frozen[job.second[j]] =
-          osft_frozen(weights[j], {pick(top.U), pick(top.s), pick(top.V), pick(top.U_rest), pick(top.V_rest)},
-                      settings_.projection);
+      const OsftTriplets mine{pick(top.U),      pick(top.s),      pick(top.V),
+                              pick(top.U_rest), pick(top.V_rest), pick(top.s_rest)};
+      if (factors) {
+        // The low vectors complete the frozen ones to a basis on the short side only.
+        const auto rank = mine.s.size(0) + mine.s_rest.size(0);
+        const auto complement = [&](const torch::Tensor& rest) {
+          return rest.size(0) == rank ? rest : torch::Tensor();
+        };
+        frozen[job.second[j]] = {
+            mine.s, side_of(mine.U, complement(mine.U_rest)), side_of(mine.V, complement(mine.V_rest)), {}};
+        low[job.second[j]] = mine;
+      } else {
+        frozen[job.second[j]] = osft_frozen(weights[j], mine, settings_.projection);
+      }
     }
   };
   if (cpu) {  // one batch per thread, taken in turn (LAPACK gains little from a second thread on these sizes)
@@ -313,23 +380,60 @@ void Osft::begin_task(model::Model& model, const TaskContext& task) {
   } else {
     for (const auto& job : jobs) run(job);
   }
-  for (size_t i = 0; i < layers_.size(); ++i) frozen_[layers_[i].first] = std::move(frozen[i]);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    frozen_[layers_[i].first] = std::move(frozen[i]);
+    if (factors) factors_attach(layers_[i].second, low[i].U_rest, low[i].s_rest, low[i].V_rest);
+  }
+}
+
+std::vector<ParamGroup> Osft::trainable(model::Model& model, double weight_decay) {
+  auto groups = Method::trainable(model, weight_decay);  // the dense form's weights, and the others
+  if (settings_.form == OsftForm::Dense) return groups;
+  ParamGroup matrices{{}, {}, weight_decay, 1}, values{{}, {}, 0, 1};  // decay on matrices only, as the default
+  for (auto& [layer_name, layer] : layers_) {
+    auto* factors = layer->adapter_find(kFactors);
+    if (factors == nullptr) continue;
+    matrices.names.push_back(layer_name + ".osft.U_l");
+    matrices.params.push_back(factors->B);
+    matrices.names.push_back(layer_name + ".osft.V_l");
+    matrices.params.push_back(factors->A);
+    values.names.push_back(layer_name + ".osft.s_l");
+    values.params.push_back(factors->middle);
+  }
+  for (auto* group : {&matrices, &values}) {
+    if (!group->params.empty()) groups.push_back(std::move(*group));
+  }
+  return groups;
 }
 
 void Osft::before_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
   for (auto& [layer_name, layer] : layers_) {
-    if (!layer->weight.grad().defined()) continue;
-    project(layer, frozen_.at(layer_name), workspace_[layer_name], false);
+    if (settings_.form == OsftForm::Factors) {
+      project_factors(layer, frozen_.at(layer_name), workspace_[layer_name], false);
+    } else if (layer->weight.grad().defined()) {
+      project(layer, frozen_.at(layer_name), workspace_[layer_name], false);
+    }
   }
 }
 
 void Osft::after_step(model::Model& /*model*/) {
   torch::NoGradGuard no_grad;
-  for (auto& [layer_name, layer] : layers_) project(layer, frozen_.at(layer_name), workspace_[layer_name], true);
+  for (auto& [layer_name, layer] : layers_) {
+    if (settings_.form == OsftForm::Factors) {
+      project_factors(layer, frozen_.at(layer_name), workspace_[layer_name], true);
+    } else {
+      project(layer, frozen_.at(layer_name), workspace_[layer_name], true);
+    }
+  }
 }
 
 void Osft::end_task(model::Model& model, const TaskContext& task) {
+  for (auto& [layer_name, layer] : layers_) {  // the factor form: W = F₀ + U_l·diag(s_l)·V_lᵀ
+    if (layer->adapter_find(kFactors) == nullptr) continue;
+    layer->adapter_merge(kFactors);
+    layer->adapter_remove(kFactors);
+  }
   frozen_.clear();  // the next task decomposes the weights as they are then
   if (settings_.rank == OsftRank::Adaptive) ranks_ = adaptive_ranks(model, task);
 }
@@ -341,8 +445,16 @@ MethodState Osft::state() const {
     state.tensors["s/" + layer_name] = f.s.cpu().contiguous();
     state.tensors["left/" + layer_name] = f.left.basis.cpu().contiguous();
     state.tensors["right/" + layer_name] = f.right.basis.cpu().contiguous();
-    state.tensors["top/" + layer_name] = f.top.cpu().contiguous();
+    if (f.top.defined()) state.tensors["top/" + layer_name] = f.top.cpu().contiguous();
     complements[layer_name] = {f.left.complement, f.right.complement};
+  }
+  for (const auto& [layer_name, layer] : layers_) {
+    for (const auto& factors : layer->adapters()) {
+      if (factors.name != kFactors) continue;
+      state.tensors["U_l/" + layer_name] = factors.B.detach().cpu().contiguous();
+      state.tensors["s_l/" + layer_name] = factors.middle.detach().cpu().contiguous();
+      state.tensors["Vt_l/" + layer_name] = factors.A.detach().cpu().contiguous();
+    }
   }
   state.meta["ranks"] = ranks_;
   state.meta["complements"] = complements;
@@ -367,7 +479,13 @@ void Osft::load_state(const MethodState& state) {
     f.s = tensor("s");
     f.left = {tensor("left"), sides->second[0]};
     f.right = {tensor("right"), sides->second[1]};
-    f.top = tensor("top");
+    if (state.tensors.count("top/" + layer_name) != 0) f.top = tensor("top");
+    if (state.tensors.count("U_l/" + layer_name) != 0) {  // the factor form, in the middle of a task
+      if (layer->adapter_find(kFactors) != nullptr) layer->adapter_remove(kFactors);
+      auto A = tensor("Vt_l"), B = tensor("U_l"), middle = tensor("s_l");
+      for (auto* factor : {&A, &B, &middle}) factor->set_requires_grad(true);
+      layer->adapter_add(kFactors, A, B, 1.0).middle = middle;
+    }
   }
 }
 
@@ -384,12 +502,17 @@ std::unique_ptr<Method> osft_create(config::Options& options) {
   s.power_iterations = options.get_int("power_iterations", s.power_iterations);
   s.calibration_batches = options.get_int("calibration_batches", s.calibration_batches);
   s.others = options.get_word("others", s.others);
+  s.form = options.get_word("form", s.form);
   if (!(s.unfreeze_rank_ratio > 0 && s.unfreeze_rank_ratio <= 1))
     fail("method", "osft: unfreeze_rank_ratio must be in (0, 1], got ", s.unfreeze_rank_ratio);
   if (!(s.mrr >= 0 && s.mrr <= s.trr && s.trr <= 1))
     fail("method", "osft: need 0 <= mrr <= trr <= 1, got ", s.mrr, " and ", s.trr);
   if (s.oversample < 0 || s.power_iterations < 0 || s.calibration_batches < 0)
     fail("method", "osft: oversample, power_iterations and calibration_batches must be >= 0");
+  if (s.form == OsftForm::Factors && s.projection == OsftProjection::Paper)
+    fail("method", "osft: projection = \"paper\" needs form = \"dense\" (the factor form projects each factor)");
+  if (s.form == OsftForm::Factors && s.svd == OsftSvd::Randomized)
+    fail("method", "osft: svd = \"randomized\" needs form = \"dense\" (the factor form trains every low triplet)");
   options.reject_unused("osft");
   return std::make_unique<Osft>(std::move(s));
 }

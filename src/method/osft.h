@@ -10,10 +10,19 @@
 // leak mini_trainer PRs #16/#91 fixed). "paper" keeps only the high-high block fixed, as the
 // paper's formula reads: G ← G − U_h U_hᵀ G V_h V_hᵀ and U_hᵀ W V_h ← diag(s_h).
 //
-// Parameterisation: the weight stays one dense parameter and the projections are applied to it,
-// which is the same subspace constraint as mini_trainer's factorised U_l·diag(s_l)·V_lᵀ (whose
-// update is also confined to the complements) with SeqFT's forward cost and optimizer
-// (docs/methods.md §3).
+// Form. "dense" (the default): the weight stays one dense parameter and the projections above are
+// applied to it, the paper's update rule (a projected gradient of W) with SeqFT's forward cost.
+// "factors": what the shipped code trains (mini_trainer, PEFT's OSF): at the task's start
+// W = F₀ + U_l·diag(s_l)·V_lᵀ, the low singular triplets; the weight holds F₀ and stays frozen, and
+// U_l, s_l, V_lᵀ train as an adapter on the layer (forward F₀x + U_l(s_l ⊙ V_lᵀx)). After the clip the
+// gradients of U_l and V_lᵀ are projected off U_h and V_h, and after each AdamW step the factors
+// themselves (mini_trainer PRs #16/#91; PEFT projects the gradients only); s_l is not projected. At
+// the task's end the factors are merged into the weight. Both forms keep every update in
+// span(U_h)^⊥ ⊗ span(V_h)^⊥, but they are different optimisation problems: AdamW normalises each
+// coordinate of U_l, s_l and V_l, not of W, so at one learning rate the factor form moves W by a
+// different amount per step (on SmolLM2 about 2.4 times as far: README, "retain against transformers
+// + peft, accuracy"). The default stays "dense" because every published retain number used it; take
+// "factors" to reproduce mini_trainer or PEFT, or to carry a learning rate tuned there.
 //
 // Cost. Each side of the strict projection goes through the smaller of two orthonormal bases: the
 // frozen directions H (then I − HHᵀ costs 2·k per element) or their complement C (then CCᵀ costs
@@ -54,6 +63,7 @@ enum class OsftRank { Ratio, Adaptive };
 enum class OsftProjection { Strict, Paper };
 enum class OsftSvd { Full, Randomized };
 enum class OsftOthers { Train, Frozen };
+enum class OsftForm { Dense, Factors };
 
 struct OsftSettings {
   std::vector<std::string> targets;  // last name components; empty = every linear but the output head
@@ -68,6 +78,7 @@ struct OsftSettings {
   // plain AdamW, as the authors' code and mini_trainer do, or frozen, as PEFT's OSF tuner does (an
   // image classifier's head trains either way: its new classes have no other way to be learnt).
   OsftOthers others = OsftOthers::Train;
+  OsftForm form = OsftForm::Dense;
 };
 
 }  // namespace retain::method
@@ -89,6 +100,11 @@ struct Words<method::OsftOthers> {
                                                                              {method::OsftOthers::Frozen, "frozen"}};
 };
 template <>
+struct Words<method::OsftForm> {
+  static constexpr std::pair<method::OsftForm, std::string_view> list[] = {{method::OsftForm::Dense, "dense"},
+                                                                           {method::OsftForm::Factors, "factors"}};
+};
+template <>
 struct Words<method::OsftSvd> {
   static constexpr std::pair<method::OsftSvd, std::string_view> list[] = {{method::OsftSvd::Full, "full"},
                                                                           {method::OsftSvd::Randomized, "randomized"}};
@@ -106,6 +122,8 @@ class Osft : public Method {
   void before_step(model::Model& model) override;
   void after_step(model::Model& model) override;
   void end_task(model::Model& model, const TaskContext& task) override;
+  // The factor form trains each target's adapter (U_l, s_l, V_lᵀ) instead of its weight.
+  std::vector<ParamGroup> trainable(model::Model& model, double weight_decay) override;
   MethodState state() const override;
   void load_state(const MethodState& state) override;
 
@@ -119,8 +137,10 @@ class Osft : public Method {
   struct Frozen {
     torch::Tensor s;    // [k] the frozen singular values
     Side left, right;   // the columns (U side), the rows (V side)
-    torch::Tensor top;  // strict: F₀ [N, M]; paper: U_hᵀW₀V_h [k, k]
+    torch::Tensor top;  // strict: F₀ [N, M]; paper: U_hᵀW₀V_h [k, k]; factors: undefined (F₀ is the weight)
   };
+  // The adapter that holds the factor form's trained factors on each target layer.
+  static constexpr const char* kFactors = "osft";
   const std::map<std::string, Frozen>& frozen() const { return frozen_; }
   // Frozen directions per layer for the next decomposition.
   const std::map<std::string, int64_t>& ranks() const { return ranks_; }
@@ -133,6 +153,11 @@ class Osft : public Method {
     torch::Tensor thin, small;  // the reduced X and the other side's coefficients, reused every step
   };
   void project(nn::Linear& layer, const Frozen& f, Workspace& work, bool weight) const;
+  // The factor form: U_l's columns off U_h and V_lᵀ's rows off V_h, in their gradients or themselves.
+  void project_factors(nn::Linear& layer, const Frozen& f, Workspace& work, bool weight) const;
+  // The factor form at a task's start: the weight becomes F₀, the low triplets an adapter.
+  void factors_attach(nn::Linear& layer, const torch::Tensor& U_l, const torch::Tensor& s_l,
+                      const torch::Tensor& V_l) const;
 
   OsftSettings settings_;
   std::vector<std::pair<std::string, nn::Linear>> layers_;
@@ -146,9 +171,14 @@ class Osft : public Method {
 // the short side's complement `rest` [.., R, R − k]) or randomized (one seed per matrix; no rest).
 struct OsftTriplets {
   torch::Tensor U, s, V, U_rest, V_rest;
+  torch::Tensor s_rest;  // the remaining singular values: osft_split_singular only
 };
 OsftTriplets osft_top_singular(const torch::Tensor& w, int64_t k, const OsftSettings& settings,
                                const std::vector<uint64_t>& seeds);
+
+// Every singular triplet of a batch w [B, N, M], by LAPACK's SVD in float64, split at k: the top k
+// (U, s, V) and all the rest (U_rest, s_rest, V_rest), in float32. The factor form trains the rest.
+OsftTriplets osft_split_singular(const torch::Tensor& w, int64_t k);
 
 // What one weight W₀ [N, M] freezes, from its top-k triplets (one matrix, no batch dimension).
 Osft::Frozen osft_frozen(const torch::Tensor& w0, const OsftTriplets& top, OsftProjection projection);

@@ -62,7 +62,9 @@ void adapter_save(Model& model, const std::string& dir, const std::string& name)
     const auto* lora = layer->adapter_find(name);
     if (lora == nullptr) continue;
     adapter.fan_in_fan_out = adapter.fan_in_fan_out || layer->options().fan_in_fan_out;
-    adapter.layers[layer_name] = io::LoraWeights{lora->A, lora->B, lora->scale};
+    // PEFT's LoRA has no per-component scales: they go into B.
+    const auto B = lora->middle.defined() ? lora->B * lora->middle : lora->B;
+    adapter.layers[layer_name] = io::LoraWeights{lora->A, B, lora->scale};
   }
   if (adapter.layers.empty()) fail("peft", dir, ": the model has no adapter named '", name, "' to save");
   io::peft_adapter_write(dir, adapter);

@@ -18,7 +18,9 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     if (!adapter.active || adapter.merged) continue;
     auto xa = x.to(adapter.A.scalar_type());
     if (adapter.dropout > 0 && is_training()) xa = torch::dropout(xa, adapter.dropout, true);
-    auto delta = torch::matmul(torch::matmul(xa, adapter.A.t()), adapter.B.t()) * adapter.scale;
+    auto h = torch::matmul(xa, adapter.A.t());
+    if (adapter.middle.defined()) h = h * adapter.middle;
+    auto delta = torch::matmul(h, adapter.B.t()) * adapter.scale;
     if (adapter.score.defined()) {
       // A closed gate adds nothing; its matmuls run only when the score needs their gradient.
       const bool score_learns = torch::GradMode::is_enabled() && adapter.score.requires_grad();
@@ -97,7 +99,9 @@ void LinearImpl::adapter_remove(const std::string& name) {
 
 torch::Tensor LinearImpl::adapter_delta(const LoraAdapter& adapter) const {
   // In fp32 whatever the storage dtype, so merge followed by subtract returns W up to one rounding.
-  auto delta = torch::matmul(adapter.B.to(torch::kFloat), adapter.A.to(torch::kFloat)) * adapter.scale;
+  auto B = adapter.B.to(torch::kFloat);
+  if (adapter.middle.defined()) B = B * adapter.middle.to(torch::kFloat);
+  auto delta = torch::matmul(B, adapter.A.to(torch::kFloat)) * adapter.scale;
   return options_.fan_in_fan_out ? delta.t() : delta;
 }
 

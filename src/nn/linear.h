@@ -1,7 +1,8 @@
 // linear.h - the one linear layer every projection of every model goes through.
 //
-//   forward(x) = x·Wᵀ + b + Σ_active g·scale·(drop(x)·Aᵀ)·Bᵀ  (g: the adapter's gate, 1 unless gated;
-//                                                            drop: the adapter's dropout, in training only)
+//   forward(x) = x·Wᵀ + b + Σ_active g·scale·(drop(x)·Aᵀ ⊙ m)·Bᵀ  (g: the adapter's gate, 1 unless gated;
+//                                                                drop: the adapter's dropout, in training only;
+//                                                                m: its per-component scales, 1 unless set)
 //
 // The base weight keeps its Hugging Face name and layout (GPT-2's Conv1D stores W as [in, out]:
 // `fan_in_fan_out`), so checkpoints load and save without renaming or transposing. Adapters are
@@ -26,6 +27,9 @@ struct LoraAdapter {
   bool active = true;   // inactive adapters are kept but skipped by forward
   bool merged = false;  // folded into the base weight, so forward skips it too
   double dropout = 0;   // PEFT's lora_dropout: on the adapter's input, while the layer trains
+  // Per-component scales m [r] (undefined = none): ΔW = scale·B·diag(m)·A. OSFT's factor form trains
+  // W's low singular triplets this way (A = V_lᵀ, m = s_l, B = U_l).
+  torch::Tensor middle;
   // Selective LoRA's gate (undefined = always on): the adapter counts while score >= threshold,
   // forward multiplies it by g = 1[score >= threshold] and the gradient reaches `score` straight
   // through (dg/dscore = 1). Adapters may share one score tensor (one gate per transformer block).
