@@ -1,13 +1,23 @@
 """The accuracy peer: a retain stream learned with transformers + peft the way retain learns it,
 writing the accuracy matrix R in retain's matrix.json layout.
 
-    python bench/peers/accuracy.py STREAM.toml MODEL_DIR OUT.json --method seqlora|osft --seed S [--lr LR]
+    python bench/peers/accuracy.py STREAM.toml MODEL_DIR OUT.json --method seqlora|osft|osft-reprojected|osft-dense \
+        --seed S [--lr LR]
 
 - seqlora: one PEFT LoRA adapter trained on every task in turn (retain: seqlora).
 - osft: PEFT's OSF tuner (the OSFT authors' port) on every linear layer but the output head, 75 % of
   each matrix's rank frozen, applied afresh at each task: a new SVD of the current weights at the
   task's start, `merge_and_unload()` at its end (plain `unload()` would discard the task's update).
   Only the target matrices train, as in PEFT (retain: osft with method.others = "frozen").
+- osft-reprojected: PEFT's OSF as above, plus mini_trainer's re-projection of the factors U_l and V_l
+  after each AdamW step (PEFT projects only their gradients; AdamW's element-wise scaling then moves
+  them back towards U_h and V_h): the rule retain's osft form = "factors" runs.
+- osft-dense: retain's osft update rule written here in PyTorch, to tell the parametrisation from
+  the rest: the same SVD and the same top 75 % frozen at each task's start, but the weight stays one
+  dense parameter; after the clip its gradient is projected onto span(U_h)^⊥ ⊗ span(V_h)^⊥, and after
+  each AdamW step the weight is re-projected (W ← F₀ + P(W), F₀ the task-start weight's frozen part).
+  PEFT's OSF instead trains the factors U_l, s_l, V_l of the low singular values, projects the
+  gradients of U_l and V_l in hooks (before the clip) and never re-projects the factors.
 
 Same as retain, from the stream file: the tasks (generation and text-classification JSONL, the
 template, the metric, max_new_tokens), epochs, batch size, max_length, the AdamW settings, the
@@ -33,6 +43,7 @@ import tomllib
 
 import torch
 from peft import LoraConfig, OSFConfig, get_peft_model
+from peft.tuners.osf.layer import OSFLayer
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
@@ -110,7 +121,89 @@ def lr_at(step, total, warmup, schedule, base):
     return base * max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def train_task(model, tok, task, train, eos, pad, rng):
+def relative_change(before, model):
+    """‖W_after − W_before‖ / ‖W_before‖ over the parameters present before (PEFT's wrappers stripped)."""
+    after = {n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in model.named_parameters()}
+    change = total = 0.0
+    for name, old in before.items():
+        new = after.get(name.replace("base_model.model.", "").replace(".base_layer", ""))
+        if new is not None and new.shape == old.shape:
+            change += float((new.detach() - old).double().pow(2).sum())
+            total += float(old.double().pow(2).sum())
+    return math.sqrt(change / total) if total else 0.0
+
+
+class ReprojectedOsf:
+    """mini_trainer's re-projection of PEFT's OSF factors after each AdamW step, as PEFT's gradient hooks
+    project: U_l off U_h (or onto the initial U_l where U_h and U_l span everything), V_l likewise."""
+
+    def __init__(self, model):
+        self.layers = [m for m in model.modules() if isinstance(m, OSFLayer)]
+
+    def project_gradients(self):
+        pass  # PEFT's hooks did, before the clip
+
+    @torch.no_grad()
+    def project_weights(self):
+        for layer in self.layers:
+            for adapter, factors in layer.osf_svd_params.items():
+                U, V = factors["U_low"], factors["V_low"]  # [N, r], [r, M]
+                if adapter in layer._osf_U_high:
+                    H = layer._osf_U_high[adapter]
+                    U.sub_(H @ (H.T @ U))
+                else:
+                    L = layer._osf_U_low_init[adapter]
+                    U.copy_(L @ (L.T @ U))
+                if adapter in layer._osf_V_high:
+                    H = layer._osf_V_high[adapter]
+                    V.sub_((V @ H.T) @ H)
+                else:
+                    L = layer._osf_V_low_init[adapter]
+                    V.copy_((V @ L.T) @ L)
+
+
+class DenseOsft:
+    """retain's osft (strict projection, method.others = "frozen") on a plain transformers model."""
+
+    def __init__(self, model, frozen_ratio):
+        head = model.get_output_embeddings()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head]
+        for w in self.weights:
+            w.requires_grad_(True)
+        self.frozen_ratio = frozen_ratio
+        self.bases = []
+
+    def start_task(self):
+        self.bases = []
+        with torch.no_grad():
+            for w in self.weights:
+                U, S, Vt = torch.linalg.svd(w, full_matrices=False)
+                rank = S.shape[0]
+                k = min(max(int(self.frozen_ratio * rank), 1), rank - 1)
+                U_h, V_h = U[:, :k].contiguous(), Vt[:k].T.contiguous()
+                self.bases.append((U_h, V_h, w - self.project(w, U_h, V_h)))
+
+    @staticmethod
+    def project(x, U_h, V_h):
+        """(I − U_h U_hᵀ) x (I − V_h V_hᵀ)"""
+        left = x - U_h @ (U_h.T @ x)
+        return left - (left @ V_h) @ V_h.T
+
+    @torch.no_grad()
+    def project_gradients(self):
+        for w, (U_h, V_h, _) in zip(self.weights, self.bases):
+            if w.grad is not None:
+                w.grad.copy_(self.project(w.grad, U_h, V_h))
+
+    @torch.no_grad()
+    def project_weights(self):
+        for w, (U_h, V_h, frozen) in zip(self.weights, self.bases):
+            w.copy_(frozen + self.project(w, U_h, V_h))
+
+
+def train_task(model, tok, task, train, eos, pad, rng, constraint=None):
     examples = [tokenize_example(tok, p, t, eos, train["max_length"]) for p, t in task["train"]]
     batch = train["batch_size"]
     per_epoch = (len(examples) + batch - 1) // batch
@@ -140,7 +233,11 @@ def train_task(model, tok, task, train, eos, pad, rng):
         loss.backward()
         if train["clip_norm"] > 0:
             torch.nn.utils.clip_grad_norm_(params, train["clip_norm"])
+        if constraint:
+            constraint.project_gradients()
         optimizer.step()
+        if constraint:
+            constraint.project_weights()
         optimizer.zero_grad()
 
 
@@ -177,14 +274,14 @@ def main():
     parser.add_argument("stream")
     parser.add_argument("model")
     parser.add_argument("out")
-    parser.add_argument("--method", choices=["seqlora", "osft"], default="seqlora")
+    parser.add_argument("--method", choices=["seqlora", "osft", "osft-reprojected", "osft-dense"], default="seqlora")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, help="train.lr (default: the stream's)")
     args = parser.parse_args()
     with open(args.stream, "rb") as f:
         config = tomllib.load(f)
     method = config.get("method", {})
-    if method.get("name", "seqft") != args.method:
+    if method.get("name", "seqft") != args.method.split("-")[0]:
         print(f"[peer] the stream's method is {method.get('name', 'seqft')}; running {args.method} as asked")
     train = {"epochs": 1, "batch_size": 8, "lr": 1e-4, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999,
              "eps": 1e-8, "schedule": "constant", "warmup_ratio": 0.0, "clip_norm": 1.0, "max_length": 256}
@@ -203,6 +300,7 @@ def main():
     pad = model.config.pad_token_id if model.config.pad_token_id is not None else eos
     max_length = min(train["max_length"], model.config.max_position_embeddings)
     train["max_length"] = max_length
+    constraint = None  # the projections osft-dense and osft-reprojected add to the step
     if args.method == "seqlora":
         targets = method.get("targets") or "q_proj,v_proj"  # retain's default for the Llama family (PEFT's)
         adapter = LoraConfig(r=method.get("rank", 8), lora_alpha=method.get("alpha", 32),
@@ -211,24 +309,36 @@ def main():
         model = get_peft_model(model, adapter)
         settings = {"r": adapter.r, "alpha": adapter.lora_alpha, "dropout": adapter.lora_dropout,
                     "targets": sorted(adapter.target_modules)}
-    else:
+    elif args.method in ("osft", "osft-reprojected"):
         frozen = 1.0 - method.get("unfreeze_rank_ratio", 0.25)
-        settings = {"effective_rank": frozen, "targets": "all-linear", "reapplied": "each task, merge_and_unload"}
+        settings = {"effective_rank": frozen, "targets": "all-linear", "reapplied": "each task, merge_and_unload",
+                    "factors_reprojected": args.method == "osft-reprojected"}
+    else:
+        constraint = DenseOsft(model, 1.0 - method.get("unfreeze_rank_ratio", 0.25))
+        settings = {"frozen_ratio": constraint.frozen_ratio, "targets": "every linear but the output head",
+                    "parametrisation": "dense, strict projection of the gradient and the weight"}
     tasks = read_tasks(args.stream, config)
     rng = random.Random(args.seed)
     R = [[None] * len(tasks) for _ in tasks]
+    moved = {}  # task -> ‖ΔW‖ / ‖W‖ over every parameter the task changed
     for t, task in enumerate(tasks):
-        if args.method == "osft":
+        if args.method in ("osft", "osft-reprojected"):
             model = get_peft_model(model, OSFConfig(effective_rank=frozen, target_modules="all-linear"))
-        train_task(model, tok, task, train, eos, pad, rng)
-        if args.method == "osft":
+            if args.method == "osft-reprojected":
+                constraint = ReprojectedOsf(model)
+        elif constraint:
+            constraint.start_task()
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        train_task(model, tok, task, train, eos, pad, rng, constraint)
+        if args.method in ("osft", "osft-reprojected"):
             model = model.merge_and_unload()
+        moved[task["name"]] = relative_change(before, model)
         for i in range(t + 1):
             R[t][i] = evaluate(model, tok, tasks[i], evaluation, eos, pad, max_length)
-        print(f"[peer] after {task['name']}: " + " ".join(f"{tasks[i]['name']}={R[t][i]:.4g}" for i in range(t + 1)),
-              flush=True)
+        print(f"[peer] after {task['name']}: " + " ".join(f"{tasks[i]['name']}={R[t][i]:.4g}" for i in range(t + 1))
+              + f"; weights moved by {moved[task['name']]:.3e} (relative)", flush=True)
     result = {"tasks": [t["name"] for t in tasks], "metric_names": [t["metric"] for t in tasks], "R": R,
-              "settings": {"peer": f"transformers + peft, {args.method}", "seed": args.seed, "train": train,
+              "weights_moved": moved, "settings": {"peer": f"transformers + peft, {args.method}", "seed": args.seed, "train": train,
                            "method": settings}}
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
