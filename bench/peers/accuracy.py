@@ -320,7 +320,7 @@ def main():
     tasks = read_tasks(args.stream, config)
     rng = random.Random(args.seed)
     R = [[None] * len(tasks) for _ in tasks]
-    moved = {}  # task -> ‖ΔW‖ / ‖W‖ over every parameter the task changed
+    moved = {}  # task -> ‖ΔW‖ / ‖W‖ over the parameters the model has before and after the task
     for t, task in enumerate(tasks):
         if args.method in ("osft", "osft-reprojected"):
             model = get_peft_model(model, OSFConfig(effective_rank=frozen, target_modules="all-linear"))
@@ -338,7 +338,8 @@ def main():
         print(f"[peer] after {task['name']}: " + " ".join(f"{tasks[i]['name']}={R[t][i]:.4g}" for i in range(t + 1))
               + f"; weights moved by {moved[task['name']]:.3e} (relative)", flush=True)
     result = {"tasks": [t["name"] for t in tasks], "metric_names": [t["metric"] for t in tasks], "R": R,
-              "weights_moved": moved, "settings": {"peer": f"transformers + peft, {args.method}", "seed": args.seed, "train": train,
+              "weights_moved": moved,
+              "settings": {"peer": f"transformers + peft, {args.method}", "seed": args.seed, "train": train,
                            "method": settings}}
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
