@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 declare -A allowed=(
   [error.h]=""
-  [compat.h]="error.h"
+  [compat.h]="error.h attention-explicit.h"
+  [attention-explicit.h]=""
+  [attention-explicit.cpp]="attention-explicit.h"
   [blas.h]=""
   [blas.cpp]="blas.h"
   [heap.h]=""

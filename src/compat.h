@@ -1,6 +1,7 @@
 // compat.h - the only file that knows which libtorch retain is built against:
 // Debian's libtorch 1.13 (CPU, the CI machine) or pip's torch 2.x (CUDA).
-// Handled here: scaled_dot_product_attention exists from 2.1 only (1.13: the explicit formula);
+// Handled here: scaled_dot_product_attention exists from 2.1 only (1.13: the explicit formula, as one
+// autograd node where it can: attention-explicit.h);
 // torch's rms_norm is 2.4+ only, so both compute it by hand, as Hugging Face does.
 // Linear algebra goes through the ATen ops (torch::linalg_svd, linalg_qr, linalg_eigh), which both
 // versions have; the torch::linalg:: wrappers are not reachable from <torch/torch.h> in 2.x.
@@ -14,6 +15,8 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+
+#include "attention-explicit.h"
 
 #define RETAIN_TORCH_VERSION (TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR)
 
@@ -36,6 +39,9 @@ inline Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
   }
   return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, scale);
 #else
+  if (attention_explicit_applies(q, k, v, mask) && !at::autocast::is_cpu_enabled() && !at::autocast::is_enabled()) {
+    return attention_explicit(q, k, v, mask, scale);
+  }
   auto scores = torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat) * scale;
   if (mask.defined()) scores = scores + mask;
   auto probs = torch::softmax(scores, -1).to(q.scalar_type());
