@@ -59,12 +59,12 @@ def retain_row(binary, args, workload):
     for s in sets:
         command += ["--set", s]
     out, rss = run_measured(command)
-    header = re.search(r"([0-9.e+]+) FLOP per step; float32 matmul ([0-9.]+) GFLOP/s", out)
+    header = re.search(r"([0-9.e+]+) FLOP per step; float32 matmul ([0-9.]+) GFLOP/s(?:; OpenBLAS (\w+) kernels)?", out)
     row = re.search(r"^\| " + re.escape(method) + r" \| ([0-9.]+) \|.*\| ([0-9.]+) \|$", out, re.MULTILINE)
     if not header or not row:
         sys.exit(f"speed.py: could not read retain's output:\n{out}")
     return {"step_s": float(row.group(1)) / 1e3, "setup_s": float(row.group(2)), "flops": float(header.group(1)),
-            "matmul": float(header.group(2)) * 1e9, "rss_mb": rss}
+            "matmul": float(header.group(2)) * 1e9, "kernels": header.group(3), "rss_mb": rss}
 
 
 def peer_row(args, workload):
@@ -110,6 +110,7 @@ def main():
     if args.retain_pip:
         builds.append((", retain on the peer's torch", args.retain_pip, "retain on the peer's torch"))
     retain_matmul = {label: [] for label, _, _ in builds}
+    retain_kernels = {label: set() for label, _, _ in builds}
     rate = lambda row, matmul: f"{row['flops'] / row['step_s'] / 1e9:.1f} ({100 * row['flops'] / row['step_s'] / matmul:.0f} %)"
     for workload in args.workloads.split(","):
         mine = {}
@@ -117,6 +118,7 @@ def main():
             print(f"[speed] {workload}: retain{label}", file=sys.stderr, flush=True)
             mine[label] = retain_row(binary, args, workload)
             retain_matmul[label].append(mine[label]["matmul"])
+            retain_kernels[label].add(mine[label]["kernels"] or "no OpenBLAS")
         print(f"[speed] {workload}: peer", file=sys.stderr, flush=True)
         theirs = peer_row(args, workload)
         for label, row in mine.items():
@@ -128,7 +130,9 @@ def main():
             print(lines[-1], file=sys.stderr, flush=True)
     lines.append("")
     for label, _, name in builds:
-        lines.append(f"{name}: float32 matmul in its process {statistics.median(retain_matmul[label]) / 1e9:.1f} GFLOP/s")
+        kernels = ", ".join(sorted(retain_kernels[label]))
+        lines.append(f"{name}: float32 matmul in its process {statistics.median(retain_matmul[label]) / 1e9:.1f} GFLOP/s "
+                     f"(kernels: {kernels}; OPENBLAS_CORETYPE {os.environ.get('OPENBLAS_CORETYPE', 'not set')})")
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

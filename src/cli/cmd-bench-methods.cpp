@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "blas.h"
 #include "cli/commands.h"
 #include "config/options.h"
 #include "data/task-data.h"
@@ -254,11 +255,14 @@ int bench_methods(const BenchOptions& o) {
   list_options.set("methods", o.methods);
   const auto names = list_options.get_names("methods", "");
   const double flops = step_flops(*load(o), o), matmul_rate = matmul_flops_per_second();
+  // Which kernels ran the products: OpenBLAS picks them per CPU, OPENBLAS_CORETYPE overrides it.
+  const auto kernels = blas::loaded_core();
   std::printf(
       "%d threads; batch %lld x %lld tokens; median of %lld timed steps after %lld warm-up steps; %.3g FLOP per "
-      "step; float32 matmul %.1f GFLOP/s\n\n",
+      "step; float32 matmul %.1f GFLOP/s%s\n\n",
       torch::get_num_threads(), static_cast<long long>(o.batch), static_cast<long long>(o.length),
-      static_cast<long long>(o.steps), static_cast<long long>(o.warmup), flops, matmul_rate / 1e9);
+      static_cast<long long>(o.steps), static_cast<long long>(o.warmup), flops, matmul_rate / 1e9,
+      kernels.empty() ? "" : ("; OpenBLAS " + kernels + " kernels").c_str());
   std::printf(
       "| method | ms / step | x SeqFT | tokens/s | GFLOP/s | of matmul | task boundary (s) |\n"
       "|---|---:|---:|---:|---:|---:|---:|\n");
