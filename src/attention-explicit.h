@@ -1,10 +1,10 @@
 // attention-explicit.h - softmax(q·kᵀ·scale + mask)·v as one autograd node, for libtorch builds
-// without scaled_dot_product_attention (1.13, Debian's). Written as separate operators the formula
-// runs seven kernels forward (two batched products, the scale, the mask, softmax, the reshapes'
-// copies) and autograd adds the selects and copies of its generic backward; here the forward is one
+// without scaled_dot_product_attention (1.13, Debian's). Written as separate operators, the formula
+// makes a [B·H, T, S] tensor for the product, the scale, the mask and softmax each, autograd's generic
+// backward adds its own, and autograd keeps the probabilities for the backward. Here the forward is one
 // batched product that adds the mask and applies the scale (baddbmm), softmax in place and one batched
-// product, and the backward four batched products and softmax's own backward. It saves what autograd
-// saves: q, k, v and the probabilities.
+// product; the backward computes the probabilities again the same way, then four batched products and
+// softmax's own backward. It keeps q, k, v and the mask, as fused attention kernels do.
 #pragma once
 
 #include <torch/torch.h>
