@@ -10,10 +10,15 @@ using torch::autograd::tensor_list;
 // softmax(mask + scale·q·kᵀ) over [B·H, T, S]: one product that adds the mask, softmax in place.
 Tensor probabilities(const Tensor& q3, const Tensor& k3, const Tensor& mask, int64_t batch, double scale) {
   const auto heads = q3.size(0) / batch, queries = q3.size(1), keys = k3.size(1);
-  auto scores = mask.defined()
-                    ? at::baddbmm(mask.expand({batch, heads, queries, keys}).reshape({batch * heads, queries, keys}),
-                                  q3, k3.transpose(1, 2), 1.0, scale)
-                    : at::bmm(q3, k3.transpose(1, 2)).mul_(scale);
+  if (!mask.defined()) {
+    auto scores = at::bmm(q3, k3.transpose(1, 2)).mul_(scale);
+    return at::_softmax_out(scores, scores, -1, false);
+  }
+  // The mask broadcast to its own [B·H, T, S] tensor (one copy; a clone where reshape made a view of
+  // the caller's mask), and the product added to it in place.
+  auto scores = mask.expand({batch, heads, queries, keys}).reshape({batch * heads, queries, keys});
+  if (scores.is_alias_of(mask)) scores = scores.clone();
+  scores.baddbmm_(q3, k3.transpose(1, 2), 1.0, scale);
   return at::_softmax_out(scores, scores, -1, false);
 }
 

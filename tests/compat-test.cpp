@@ -22,13 +22,16 @@ TEST(Compat, RmsNormMatchesFormula) {
 
 // The one-node attention of libtorch builds without SDPA: the formula's output and the gradients that
 // autograd gives the formula written as separate operators, for q, k and v that are views (as the
-// models' heads are), keys longer than queries, a value size of its own, with and without a mask.
+// models' heads are), keys longer than queries, a value size of its own, with a broadcast mask, one
+// of the scores' own shape and none.
 TEST(AttentionExplicit, MatchesTheFormulaAndItsGradients) {
   torch::manual_seed(0);
   auto padding = torch::zeros({2, 1, 5, 7});
   padding.index_put_({1, 0, torch::indexing::Slice(), 5}, -1e9);
   padding.index_put_({0, 0, 2, 1}, -1e9);
-  for (const auto& mask : {padding, torch::Tensor()}) {
+  // A mask of the scores' own shape: the node must not write into it.
+  auto per_head = torch::randn({2, 3, 5, 7}), per_head_before = per_head.clone();
+  for (const auto& mask : {padding, per_head, torch::Tensor()}) {
     auto q = torch::randn({2, 5, 3, 8}).transpose(1, 2).requires_grad_(),
          k = torch::randn({2, 3, 7, 8}).requires_grad_();
     auto v = torch::randn({2, 3, 7, 6}).requires_grad_();
@@ -44,6 +47,7 @@ TEST(AttentionExplicit, MatchesTheFormulaAndItsGradients) {
       EXPECT_LT((got_grads[i] - expected_grads[i]).abs().max().item<double>(), 1e-5) << "gradient " << i;
     }
   }
+  EXPECT_TRUE(torch::equal(per_head, per_head_before));
 }
 
 TEST(AttentionExplicit, LeavesOtherInputsToTheFormula) {
