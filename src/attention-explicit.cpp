@@ -14,10 +14,10 @@ Tensor probabilities(const Tensor& q3, const Tensor& k3, const Tensor& mask, int
     auto scores = at::bmm(q3, k3.transpose(1, 2)).mul_(scale);
     return at::_softmax_out(scores, scores, -1, false);
   }
-  // The mask broadcast to its own [B·H, T, S] tensor (one copy; a clone where reshape made a view of
-  // the caller's mask), and the product added to it in place.
-  auto scores = mask.expand({batch, heads, queries, keys}).reshape({batch * heads, queries, keys});
-  if (scores.is_alias_of(mask)) scores = scores.clone();
+  // The mask broadcast into a contiguous [B·H, T, S] tensor of its own (one copy, whatever the mask's
+  // layout: T5's bias is a permuted view), and the product added to it in place.
+  auto scores = at::empty({batch * heads, queries, keys}, q3.options());
+  scores.view({batch, heads, queries, keys}).copy_(mask);
   scores.baddbmm_(q3, k3.transpose(1, 2), 1.0, scale);
   return at::_softmax_out(scores, scores, -1, false);
 }
