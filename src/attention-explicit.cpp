@@ -10,15 +10,16 @@ using torch::autograd::tensor_list;
 // softmax(mask + scale·q·kᵀ) over [B·H, T, S]: one product that adds the mask, softmax in place.
 Tensor probabilities(const Tensor& q3, const Tensor& k3, const Tensor& mask, int64_t batch, double scale) {
   const auto heads = q3.size(0) / batch, queries = q3.size(1), keys = k3.size(1);
+  Tensor scores;
   if (!mask.defined()) {
-    auto scores = at::bmm(q3, k3.transpose(1, 2)).mul_(scale);
-    return at::_softmax_out(scores, scores, -1, false);
+    scores = at::bmm(q3, k3.transpose(1, 2)).mul_(scale);
+  } else {
+    // The mask broadcast into a contiguous [B·H, T, S] tensor of its own (one copy, whatever the
+    // mask's layout: T5's bias is a permuted view), and the product added to it in place.
+    scores = at::empty({batch * heads, queries, keys}, q3.options());
+    scores.view({batch, heads, queries, keys}).copy_(mask);
+    scores.baddbmm_(q3, k3.transpose(1, 2), 1.0, scale);
   }
-  // The mask broadcast into a contiguous [B·H, T, S] tensor of its own (one copy, whatever the mask's
-  // layout: T5's bias is a permuted view), and the product added to it in place.
-  auto scores = at::empty({batch * heads, queries, keys}, q3.options());
-  scores.view({batch, heads, queries, keys}).copy_(mask);
-  scores.baddbmm_(q3, k3.transpose(1, 2), 1.0, scale);
   return at::_softmax_out(scores, scores, -1, false);
 }
 
