@@ -2,19 +2,21 @@
 # scripts/bench-methods.sh OUT_DIR - the methods benchmarks of the README ("Results"): every method
 # on the instruction and WordNet-supersense streams, from the same base model (runs/base-pretrain),
 # with the same data and budget; or on the same streams from SmolLM2-135M-Instruct in its chat format
-# (STREAMS="smollm2-instructions smollm2-wordnet-supersense"); or (STREAMS=split-fashion-mnist-pretrained, after
-# scripts/vision-pretrain.sh) on the vision stream from the MNIST-pretrained ViT. Learning rates are chosen on the held-out split (eval.split =
-# "valid", seed 0) from each row's candidates, or taken over from another row ("=seqft": one sweep
-# per family when time is short); the chosen one then runs with every seed on the test split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare
-# --by-seed) and OUT_DIR/<stream>/lr.txt (every tuning score). Streams run one after the other; to run
-# them side by side, start one instance per stream (STREAMS=...) on the same OUT_DIR.
+# (STREAMS="smollm2-instructions smollm2-wordnet-supersense"); or (STREAMS=split-fashion-mnist-pretrained,
+# after scripts/vision-pretrain.sh) on the vision stream from the MNIST-pretrained ViT. Learning rates
+# are chosen on the held-out split (eval.split = "valid", seed 0) from each row's own candidates, or
+# (TUNE=family, when time is short) taken over from the family's first row (one sweep for the full
+# fine-tuning rows, one for the adapter rows); the chosen one then runs with every seed on the test
+# split. Writes OUT_DIR/<stream>/{tune,runs}/..., OUT_DIR/<stream>.md (retain compare --by-seed) and
+# OUT_DIR/<stream>/lr.txt (every tuning score). Streams run one after the other; to run them side by
+# side, start one instance per stream (STREAMS=...) on the same OUT_DIR.
 #
 # Environment (defaults in brackets): RETAIN [build/retain], STREAMS [instructions wordnet-supersense],
 # SEEDS [0 1 2], MAX_TRAIN per task [96], MAX_TEST per task [40; 0 = all], EPOCHS [1], GENERAL_TOKENS
 # of held-out text for the perplexity drift [4096], JOBS parallel runs [2], THREADS per run [1],
-# METHODS [all rows below], SETS [none]: more --set options
-# for every run (on a GPU: "run.device=cuda model.dtype=float32"), TUNE [family]: each | family |
-# none (no sweep: every row takes its first candidate; for streams without a valid split).
+# METHODS [all rows below], SETS [none]: more --set options for every run (on a GPU:
+# "run.device=cuda model.dtype=float32"), TUNE [each]: each | family | none (no sweep: every row takes
+# its first candidate; for streams without a valid split).
 set -euo pipefail
 out=${1:?usage: scripts/bench-methods.sh OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,11 +30,11 @@ general_tokens=${GENERAL_TOKENS:-4096}
 jobs=${JOBS:-2}
 export OMP_NUM_THREADS=${THREADS:-1}
 
-# row name | --set options | learning-rate candidates, or =ROW to use ROW's choice. TUNE=each
-# sweeps every row's own candidates (the full protocol); the default sweeps once per family.
+# row name | --set options | learning-rate candidates, or =ROW to use ROW's choice. TUNE=each (the
+# default, the full protocol) sweeps every row's own candidates; TUNE=family once per family.
 full_lrs=${FULL_LRS:-"3e-4 1e-3"}
 lora_lrs=${LORA_LRS:-"1e-3 3e-3"}
-tuning=${TUNE:-family}
+tuning=${TUNE:-each}
 each() { if [[ $tuning == each ]]; then echo "$1"; else echo "$2"; fi; }
 rows=(
   "seqft|method.name=seqft|$full_lrs"
