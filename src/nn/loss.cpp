@@ -21,9 +21,9 @@ int64_t rows_per_pass(const torch::Tensor& x) {
 // Mean over the counted rows of logsumexp(x) - x[label], rows with label -100 not counted. Keeps the
 // float32 logits (those it was given, which the caller's Output holds anyway; a float32 copy of
 // others, as log_softmax's output was) and each row's log-sum-exp; the backward writes softmax -
-// onehot, scaled, in one tensor. Written as log_softmax, a row slice and
-// nll_loss, autograd makes and fills a [rows, classes] tensor for the log-probabilities, for
-// nll_loss's gradient, for log_softmax's and for the slice's.
+// onehot, scaled, in one tensor. Written as log_softmax, a row slice and nll_loss, autograd makes and
+// fills a [rows, classes] tensor for the log-probabilities, for nll_loss's gradient, for
+// log_softmax's and for the slice's.
 struct CrossEntropyNode : torch::autograd::Function<CrossEntropyNode> {
   static Tensor forward(AutogradContext* ctx, const Tensor& logits, const Tensor& labels) {
     torch::NoGradGuard no_grad;
