@@ -40,7 +40,8 @@ void expect_same(const Result& got, const Result& expected, double tolerance = 1
 }  // namespace
 
 // Ignored labels, a vocabulary whose rows span several of the node's CPU passes, an upstream gradient
-// of either sign (the node writes the positive one in a pass of its own), and a [B, T, V] input.
+// of either sign (the node folds a positive one into the exponent, a negative one takes a scaling
+// pass), and a [B, T, V] input.
 TEST(CrossEntropy, MatchesLogSoftmaxNllAndItsGradient) {
   torch::manual_seed(0);
   for (const int64_t classes : {7, 3000, 70000}) {
